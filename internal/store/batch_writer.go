@@ -1,0 +1,210 @@
+package store
+
+import (
+	"fmt"
+
+	"github.com/spooldb/spool/internal/format"
+)
+
+// batchWriter builds one group commit: the data and journal bytes to write,
+// and the partitions whose high watermarks move. It applies every operation to
+// the state as it is emitted, so that later requests of the group plan against
+// the earlier ones; readers do not see the new records before publish raises
+// the high watermarks.
+type batchWriter struct {
+	s       *Store
+	lsn     uint64 // the record being planned
+	ops     []byte
+	data    []byte
+	writes  []pendingWrite
+	jdata   []byte
+	jwrites []pendingWrite
+	touched []partitionKey
+	lastLSN uint64
+	// broken is an error after operations were applied: the state is ahead
+	// of the file and the store must fail.
+	broken error
+}
+
+// pendingWrite is bytes [start, end) of a buffer to write at off.
+type pendingWrite struct {
+	off        int64
+	start, end int
+}
+
+func (s *Store) newBatchWriter() *batchWriter {
+	w := s.wbuf
+	if w == nil {
+		w = &batchWriter{s: s}
+		s.wbuf = w
+	}
+	w.data, w.writes, w.jdata, w.jwrites, w.touched = w.data[:0], w.writes[:0], w.jdata[:0], w.jwrites[:0], w.touched[:0]
+	w.lastLSN, w.broken = 0, nil
+	return w
+}
+
+// record plans one request into one journal record.
+func (w *batchWriter) record(estimate int, plan func(*batchWriter) error) error {
+	if err := w.journalRoom(estimate); err != nil {
+		w.broken = err
+		return err
+	}
+	w.ops, w.lsn = w.ops[:0], w.s.jpos.lsn
+	if err := plan(w); err != nil {
+		if len(w.ops) > 0 && w.broken == nil {
+			w.broken = err
+		}
+		if w.broken != nil {
+			return w.broken
+		}
+		return err
+	}
+	if len(w.ops) > 0 {
+		w.endRecord()
+	}
+	return nil
+}
+
+// emit applies op to the state and adds it to the record being planned.
+func (w *batchWriter) emit(op format.Op) error {
+	w.s.mu.Lock()
+	err := w.s.st.apply(op, w.lsn)
+	w.s.mu.Unlock()
+	if err != nil {
+		w.broken = fmt.Errorf("internal error applying %T: %w", op, err)
+		return w.broken
+	}
+	w.ops = format.AppendOp(w.ops, op)
+	return nil
+}
+
+// endRecord frames the planned operations as the next journal record.
+func (w *batchWriter) endRecord() {
+	s := w.s
+	start := len(w.jdata)
+	var sum uint32
+	w.jdata, sum = format.AppendRecord(w.jdata, s.jpos.prev, s.jpos.lsn, s.synced.Load(), s.opts.Now().UnixNano(), w.ops)
+	n := len(w.jdata) - start
+	w.jwrites = appendWrite(w.jwrites, s.payloadOffset(s.jpos.extent, s.jpos.pos), start, len(w.jdata))
+	w.lastLSN = s.jpos.lsn
+	s.mu.Lock()
+	s.st.lsn = s.jpos.lsn
+	s.mu.Unlock()
+	s.jpos.pos += uint32(n)
+	s.jpos.prev = sum
+	s.jpos.lsn++
+	s.ckptLen += int64(n)
+}
+
+// journalRoom makes sure a record of estimate bytes of operations fits in the
+// current journal extent, continuing the chain in a new extent if not.
+func (w *batchWriter) journalRoom(estimate int) error {
+	s := w.s
+	payload := int(s.meta.ExtentSize - format.ExtentHeaderSize)
+	if int(s.jpos.pos)+format.RecordSize(estimate)+continueReserve <= payload {
+		return nil
+	}
+	e, gen, err := w.takeExtent()
+	if err != nil {
+		return err
+	}
+	if err := s.writeExtent(e, format.ExtentHeader{Kind: format.KindJournal, Generation: gen, Base: int64(s.jpos.lsn + 1)}, true); err != nil {
+		return err
+	}
+	w.ops, w.lsn = w.ops[:0], s.jpos.lsn
+	if err := w.emit(format.Continue{Extent: e, Generation: gen}); err != nil {
+		return err
+	}
+	w.endRecord()
+	s.jpos.extent, s.jpos.generation, s.jpos.pos = e, gen, 0
+	return nil
+}
+
+// takeExtent takes the lowest free extent, or a new one at the end of the
+// file, for an operation about to allocate it. When every free extent waits
+// for a sync to become reusable, it syncs rather than grow the file.
+func (w *batchWriter) takeExtent() (uint32, uint64, error) {
+	s := w.s
+	if len(s.st.free) == 0 && len(s.st.pending) > 0 {
+		if err := s.syncIfBehind(); err != nil {
+			return 0, 0, err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.st
+	var e uint32
+	if len(st.free) > 0 {
+		e = st.free[0]
+		st.free = st.free[1:]
+	} else {
+		e = uint32(len(st.extents))
+		if e == format.NoExtent {
+			return 0, 0, fmt.Errorf("the file has no room for another extent")
+		}
+		st.extents = append(st.extents, extent{})
+	}
+	gen := st.nextGeneration
+	st.nextGeneration++
+	return e, gen, nil
+}
+
+// write adds b, to be written at file offset off, to the group's data.
+func (w *batchWriter) write(off int64, b []byte) {
+	start := len(w.data)
+	w.data = append(w.data, b...)
+	w.writes = appendWrite(w.writes, off, start, len(w.data))
+}
+
+// reserve adds n bytes to be written at off and returns them to fill in.
+func (w *batchWriter) reserve(off int64, n int) []byte {
+	start := len(w.data)
+	w.data = append(w.data, make([]byte, n)...)
+	w.writes = appendWrite(w.writes, off, start, len(w.data))
+	return w.data[start:]
+}
+
+// appendWrite adds a write, merging it into the last when both the file
+// range and the buffer range continue it.
+func appendWrite(ws []pendingWrite, off int64, start, end int) []pendingWrite {
+	if n := len(ws); n > 0 && ws[n-1].end == start && ws[n-1].off+int64(ws[n-1].end-ws[n-1].start) == off {
+		ws[n-1].end = end
+		return ws
+	}
+	return append(ws, pendingWrite{off: off, start: start, end: end})
+}
+
+// flush writes the group's data, then its journal records: a record must
+// never reach the file before the batches it publishes.
+func (w *batchWriter) flush() error {
+	for _, x := range w.writes {
+		if _, err := w.s.f.WriteAt(w.data[x.start:x.end], x.off); err != nil {
+			return err
+		}
+	}
+	for _, x := range w.jwrites {
+		if _, err := w.s.f.WriteAt(w.jdata[x.start:x.end], x.off); err != nil {
+			return err
+		}
+	}
+	if w.lastLSN != 0 {
+		w.s.flushed = w.lastLSN
+		w.s.pg.raise(wordWritten, w.lastLSN)
+	}
+	return nil
+}
+
+// touch records that partition k's high watermark moves with this group.
+func (w *batchWriter) touch(k partitionKey) {
+	for _, t := range w.touched {
+		if t == k {
+			return
+		}
+	}
+	w.touched = append(w.touched, k)
+}
+
+// payloadOffset is the file offset of byte pos of extent e's payload.
+func (s *Store) payloadOffset(e uint32, pos uint32) int64 {
+	return format.ExtentOffset(e, s.meta.ExtentSize) + format.ExtentHeaderSize + int64(pos)
+}

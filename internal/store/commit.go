@@ -1,0 +1,246 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spooldb/spool/internal/format"
+)
+
+// Append is one partition's part of a commit: whole Kafka RecordBatch v2
+// batches, concatenated. The store assigns their base offsets on a copy; the
+// caller's bytes are not changed.
+type Append struct {
+	Topic     string
+	Partition int32
+	Batches   []byte
+}
+
+// Offset is a consumer group's committed position in one partition.
+type Offset struct {
+	Group       string
+	Topic       string
+	Partition   int32
+	Offset      int64
+	LeaderEpoch int32
+	Metadata    string
+}
+
+// Txn is an atomic commit: its appends and offsets are all visible, after a
+// crash all present, or none are.
+type Txn struct {
+	Appends    []Append
+	Offsets    []Offset
+	Durability Durability
+}
+
+// AppendResult is the outcome of one Append.
+type AppendResult struct {
+	BaseOffset    int64 // the offset of the first record
+	LastOffset    int64 // the offset of the last record
+	LogAppendTime int64 // the time the broker set, or -1 (CreateTime topics)
+}
+
+// maxMetadata is Kafka's offset.metadata.max.bytes default.
+const maxMetadata = 4096
+
+// opSizeLimit bounds the encoding of one Append, ExtentAlloc or LogStart
+// operation, for estimates.
+const opSizeLimit = 64
+
+// Commit commits txn atomically and returns where each Append landed. It
+// checks every batch (magic, checksum, size) before queueing, in the caller's
+// goroutine, so the writer spends its time writing.
+func (s *Store) Commit(ctx context.Context, txn *Txn) ([]AppendResult, error) {
+	estimate := 0
+	for i, a := range txn.Appends {
+		n, err := checkBatches(a.Batches)
+		if err != nil {
+			return nil, fmt.Errorf("append %d to %s/%d: %w", i, a.Topic, a.Partition, err)
+		}
+		// Each batch may need its own extent in the worst case.
+		estimate += (n + 1) * 2 * opSizeLimit
+	}
+	for _, o := range txn.Offsets {
+		if err := validGroup(o.Group); err != nil {
+			return nil, err
+		}
+		if len(o.Metadata) > maxMetadata {
+			return nil, fmt.Errorf("%w: offset metadata of %d bytes, the limit is %d", ErrInvalidConfig, len(o.Metadata), maxMetadata)
+		}
+		if o.Offset < 0 {
+			return nil, fmt.Errorf("%w: committed offset %d for %s/%d is negative", ErrOffsetOutOfRange, o.Offset, o.Topic, o.Partition)
+		}
+		estimate += opSizeLimit + len(o.Group) + len(o.Metadata)
+	}
+	results := make([]AppendResult, len(txn.Appends))
+	err := s.submit(ctx, &request{estimate: estimate, durability: txn.Durability, plan: func(w *batchWriter) error {
+		return w.planTxn(txn, results)
+	}})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// checkBatches validates concatenated batches and returns how many there are.
+func checkBatches(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, fmt.Errorf("%w: no batches", ErrInvalidBatch)
+	}
+	n := 0
+	for len(b) > 0 {
+		batch, rest, err := format.NextBatch(b)
+		if err != nil {
+			return 0, fmt.Errorf("%w: batch %d: %v", ErrInvalidBatch, n, err)
+		}
+		if _, err := format.ValidateBatch(batch); err != nil {
+			return 0, fmt.Errorf("%w: batch %d: %v", ErrInvalidBatch, n, err)
+		}
+		b = rest
+		n++
+	}
+	return n, nil
+}
+
+// planTxn resolves and checks everything first, so that a bad request is
+// rejected before it changes anything, then writes the batches and emits the
+// record's operations.
+func (w *batchWriter) planTxn(txn *Txn, results []AppendResult) error {
+	parts := make([]*partition, len(txn.Appends))
+	for i, a := range txn.Appends {
+		p, err := w.s.lookup(a.Topic, a.Partition)
+		if err != nil {
+			return err
+		}
+		for b := a.Batches; len(b) > 0; {
+			batch, rest, _ := format.NextBatch(b)
+			if len(batch) > int(p.topic.config.MaxMessageBytes) {
+				return fmt.Errorf("%w: a batch of %d bytes for %s/%d, whose max.message.bytes is %d",
+					ErrRecordTooLarge, len(batch), a.Topic, a.Partition, p.topic.config.MaxMessageBytes)
+			}
+			b = rest
+		}
+		parts[i] = p
+	}
+	offsets := make([]format.OffsetCommit, len(txn.Offsets))
+	now := w.s.opts.Now()
+	for i, o := range txn.Offsets {
+		p, err := w.s.lookup(o.Topic, o.Partition)
+		if err != nil {
+			return err
+		}
+		offsets[i] = format.OffsetCommit{Group: o.Group, Topic: p.topic.id, Partition: p.index, Offset: o.Offset,
+			LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata, Time: now.UnixNano()}
+	}
+	for i, a := range txn.Appends {
+		r, err := w.appendBatches(parts[i], a.Batches, now.UnixMilli())
+		if err != nil {
+			return err
+		}
+		results[i] = r
+	}
+	for _, o := range offsets {
+		if err := w.emit(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendBatches copies batches into p's extents, assigning offsets from p's
+// log end, and emits the operations that publish them.
+func (w *batchWriter) appendBatches(p *partition, batches []byte, nowMs int64) (AppendResult, error) {
+	s := w.s
+	key := partitionKey{p.topic.id, p.index}
+	res := AppendResult{BaseOffset: p.next, LogAppendTime: -1}
+	if p.topic.config.LogAppendTime {
+		res.LogAppendTime = nowMs
+	}
+	payload := s.meta.ExtentSize - format.ExtentHeaderSize
+	var run format.Append // the batches written since the last emitted Append
+	next := p.next
+	flushRun := func() error {
+		if run.End == run.Start {
+			return nil
+		}
+		run.NextOffset = next
+		w.touch(key)
+		return w.emit(run)
+	}
+	for b := batches; len(b) > 0; {
+		batch, rest, _ := format.NextBatch(b)
+		b = rest
+		size := uint32(len(batch))
+		if len(p.segments) == 0 || p.segments[len(p.segments)-1].size+(run.End-run.Start)+size > payload {
+			if err := flushRun(); err != nil {
+				return res, err
+			}
+			if err := w.allocData(p, next); err != nil {
+				return res, err
+			}
+			run = format.Append{}
+		}
+		sg := &p.segments[len(p.segments)-1]
+		if run.End == run.Start {
+			run = format.Append{Topic: key.topic, Partition: key.partition, Extent: sg.extent, Start: sg.size, End: sg.size,
+				FirstOffset: next, MaxTimestamp: -1}
+		}
+		if err := s.ensureAllocated(sg.extent, run.End+size); err != nil {
+			return res, err
+		}
+		copied := w.reserve(s.payloadOffset(sg.extent, run.End), len(batch))
+		copy(copied, batch)
+		format.SetBaseOffset(copied, next)
+		if p.topic.config.LogAppendTime {
+			format.SetMaxTimestampLogAppend(copied, nowMs)
+		}
+		h, err := format.ParseBatchHeader(copied)
+		if err != nil {
+			return res, err
+		}
+		run.End += size
+		run.MaxTimestamp = max(run.MaxTimestamp, h.MaxTimestamp)
+		next = h.LastOffset() + 1
+	}
+	res.LastOffset = next - 1
+	return res, flushRun()
+}
+
+// maxAllocTracked bounds the extents whose allocation the writer remembers.
+const maxAllocTracked = 4096
+
+// allocData gives p a new extent whose first offset is base.
+func (w *batchWriter) allocData(p *partition, base int64) error {
+	e, gen, err := w.takeExtent()
+	if err != nil {
+		return err
+	}
+	h := format.ExtentHeader{Kind: format.KindData, Generation: gen, Topic: p.topic.id, Partition: p.index, Base: base}
+	w.s.alloced[e] = 0
+	if err := w.s.ensureAllocated(e, allocStep); err != nil {
+		return err
+	}
+	w.write(format.ExtentOffset(e, w.s.meta.ExtentSize), h.AppendTo(nil))
+	return w.emit(format.ExtentAlloc{Extent: e, Generation: gen, Topic: p.topic.id, Partition: p.index, BaseOffset: base})
+}
+
+// ensureAllocated allocates disk space in data extent e up to payload byte
+// end, a step ahead, so that the writes of most commits land in allocated
+// space and their syncs need not also grow the file.
+func (s *Store) ensureAllocated(e uint32, end uint32) error {
+	have, ok := s.alloced[e]
+	if ok && end <= have {
+		return nil
+	}
+	if !ok && len(s.alloced) >= maxAllocTracked {
+		clear(s.alloced) // forgetting costs only a redundant allocation
+	}
+	limit := s.meta.ExtentSize - format.ExtentHeaderSize
+	upto := min(max(end, have)+allocStep, limit)
+	if err := s.f.Allocate(s.payloadOffset(e, have), int64(upto-have)); err != nil {
+		return err
+	}
+	s.alloced[e] = upto
+	return nil
+}

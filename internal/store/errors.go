@@ -1,0 +1,55 @@
+package store
+
+import "errors"
+
+// ErrClosed is returned by every method of a closed Store.
+var ErrClosed = errors.New("spool: file is closed")
+
+// ErrFailed is returned once a write or sync of the file has failed: the
+// operating system may have dropped the data it could not write, so nothing
+// written since the last good sync can be trusted. Close and reopen the file;
+// recovery restores the last durable commit.
+var ErrFailed = errors.New("spool: an earlier write or sync failed; reopen the file")
+
+// ErrReadOnly is returned for a write to a Store opened read-only.
+var ErrReadOnly = errors.New("spool: file is open read-only")
+
+// ErrUnknownTopic is returned for a topic the file does not have.
+var ErrUnknownTopic = errors.New("spool: unknown topic")
+
+// ErrUnknownPartition is returned for a partition number the topic does not have.
+var ErrUnknownPartition = errors.New("spool: unknown partition")
+
+// ErrTopicExists is returned when creating a topic whose name is taken.
+var ErrTopicExists = errors.New("spool: topic already exists")
+
+// ErrInvalidTopic is returned for a topic name Kafka would not accept, or an
+// invalid partition count.
+var ErrInvalidTopic = errors.New("spool: invalid topic")
+
+// ErrInvalidConfig is returned for an unknown topic configuration name or a
+// value out of range.
+var ErrInvalidConfig = errors.New("spool: invalid topic configuration")
+
+// ErrOffsetOutOfRange is returned for a read before the log start offset or
+// past the high watermark.
+var ErrOffsetOutOfRange = errors.New("spool: offset out of range")
+
+// ErrRecordTooLarge is returned for a batch larger than the topic's
+// max.message.bytes.
+var ErrRecordTooLarge = errors.New("spool: record batch too large")
+
+// ErrInvalidBatch is returned for bytes that are not a valid Kafka RecordBatch
+// v2: wrong magic, bad checksum, or inconsistent lengths.
+var ErrInvalidBatch = errors.New("spool: invalid record batch")
+
+// ErrTxnTooLarge is returned for a commit whose journal record would not fit in
+// one journal extent: too many partitions or offsets in one atomic commit.
+var ErrTxnTooLarge = errors.New("spool: commit too large for one journal record")
+
+// ErrCorrupt is returned when opening or reading a file whose contents fail
+// their checksums beyond what recovery may repair.
+var ErrCorrupt = errors.New("spool: file is corrupt")
+
+// ErrInvalidGroup is returned for an empty or oversized consumer group id.
+var ErrInvalidGroup = errors.New("spool: invalid group id")

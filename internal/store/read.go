@@ -1,0 +1,206 @@
+package store
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/spooldb/spool/internal/format"
+)
+
+// Fetch is the result of Read: whole record batches and the partition's
+// offsets as of the read.
+type Fetch struct {
+	// Batches holds whole RecordBatch v2 batches, in offset order. The first
+	// may start before the offset asked for, as Kafka's fetch does.
+	Batches        []byte
+	HighWatermark  int64
+	LogStartOffset int64
+}
+
+// key resolves a topic name and partition number.
+func (s *Store) key(topic string, partition int32) (partitionKey, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p, err := s.lookup(topic, partition)
+	if err != nil {
+		return partitionKey{}, err
+	}
+	return partitionKey{p.topic.id, p.index}, nil
+}
+
+// lookup finds a partition; the caller holds mu.
+func (s *Store) lookup(topic string, partition int32) (*partition, error) {
+	t := s.st.byName[topic]
+	if t == nil {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownTopic, topic)
+	}
+	if partition < 0 || int(partition) >= len(t.partitions) {
+		return nil, fmt.Errorf("%w: %s has %d partitions, not %d", ErrUnknownPartition, topic, len(t.partitions), partition)
+	}
+	return t.partitions[partition], nil
+}
+
+// Offsets returns a partition's log start offset and high watermark.
+func (s *Store) Offsets(topic string, partition int32) (logStart, highWatermark int64, err error) {
+	if err := s.readable(); err != nil {
+		return 0, 0, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p, err := s.lookup(topic, partition)
+	if err != nil {
+		return 0, 0, err
+	}
+	return p.logStart, p.hwm, nil
+}
+
+func (s *Store) readable() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return s.refresh()
+}
+
+// readPlan is where a read finds its bytes.
+type readPlan struct {
+	extent     uint32
+	generation uint64
+	pos, end   uint32 // payload range that may hold the batches wanted
+	hwm        int64
+	logStart   int64
+}
+
+// Read returns whole batches of a partition from the one holding offset,
+// up to about maxBytes (at least one batch, however large, as Kafka's fetch
+// since KIP-74). Reading at the high watermark returns no batches; before the
+// log start offset or past the high watermark, ErrOffsetOutOfRange. buf is
+// reused for the result when it is large enough.
+func (s *Store) Read(topic string, partition int32, offset int64, maxBytes int, buf []byte) (Fetch, error) {
+	if err := s.readable(); err != nil {
+		return Fetch{}, err
+	}
+	plan, err := s.planRead(topic, partition, offset)
+	if err != nil || plan.pos == plan.end {
+		return Fetch{HighWatermark: plan.hwm, LogStartOffset: plan.logStart}, err
+	}
+	out, err := s.readBatches(plan, offset, max(maxBytes, 1), buf[:0])
+	if err != nil {
+		return Fetch{}, err
+	}
+	return Fetch{Batches: out, HighWatermark: plan.hwm, LogStartOffset: plan.logStart}, nil
+}
+
+func (s *Store) planRead(topic string, partition int32, offset int64) (readPlan, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p, err := s.lookup(topic, partition)
+	if err != nil {
+		return readPlan{}, err
+	}
+	plan := readPlan{hwm: p.hwm, logStart: p.logStart}
+	if offset < p.logStart || offset > plan.hwm {
+		return plan, fmt.Errorf("%w: %d is outside [%d, %d] of %s/%d", ErrOffsetOutOfRange, offset, p.logStart, plan.hwm, topic, partition)
+	}
+	if offset == plan.hwm {
+		return plan, nil
+	}
+	i, found := slices.BinarySearchFunc(p.segments, offset, func(sg segment, o int64) int { return cmpInt(sg.base, o) })
+	if !found {
+		i--
+	}
+	if i < 0 {
+		return plan, fmt.Errorf("%w: no extent holds offset %d of %s/%d", ErrCorrupt, offset, topic, partition)
+	}
+	sg := &p.segments[i]
+	j, found := slices.BinarySearchFunc(sg.index, offset, func(e indexEntry, o int64) int { return cmpInt(e.offset, o) })
+	if !found {
+		j--
+	}
+	plan.extent, plan.generation, plan.pos, plan.end = sg.extent, sg.generation, sg.index[max(j, 0)].pos, sg.visible
+	return plan, nil
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// readBatches reads from plan.pos, skips the batches wholly before offset,
+// and appends to out those after it, up to maxBytes and below the high
+// watermark.
+func (s *Store) readBatches(plan readPlan, offset int64, maxBytes int, out []byte) ([]byte, error) {
+	pos := plan.pos
+	chunk := max(maxBytes, minReadChunk)
+	var buf []byte
+	for pos < plan.end && len(out) < maxBytes {
+		n := min(chunk, int(plan.end-pos))
+		buf = slices.Grow(buf[:0], n)[:n]
+		if err := readFull(s.f, buf, s.payloadOffset(plan.extent, pos)); err != nil {
+			return nil, err
+		}
+		rest := buf
+		for len(rest) >= format.BatchHeaderSize {
+			h, err := format.ParseBatchHeader(rest)
+			if err != nil {
+				return nil, s.damaged(plan, pos+uint32(len(buf)-len(rest)), err)
+			}
+			if h.BaseOffset >= plan.hwm {
+				return out, s.checkGeneration(plan)
+			}
+			size := h.Size()
+			if size > len(rest) {
+				break
+			}
+			if h.LastOffset() >= offset {
+				if len(out) > 0 && len(out)+size > maxBytes {
+					return out, s.checkGeneration(plan)
+				}
+				out = append(out, rest[:size]...)
+			}
+			rest = rest[size:]
+		}
+		consumed := len(buf) - len(rest)
+		if consumed == 0 {
+			// One batch larger than the chunk: read it whole next time.
+			if len(rest) < format.BatchHeaderSize {
+				return nil, s.damaged(plan, pos, format.ErrShortBatch)
+			}
+			h, err := format.ParseBatchHeader(rest)
+			if err != nil {
+				return nil, s.damaged(plan, pos, err)
+			}
+			chunk = h.Size()
+			continue
+		}
+		pos += uint32(consumed)
+	}
+	return out, s.checkGeneration(plan)
+}
+
+// minReadChunk is the least a read asks of the file at once.
+const minReadChunk = 64 << 10
+
+// checkGeneration fails a read whose extent was freed and reused while it
+// read, which only a process that had not yet seen the retention that freed
+// it can run into.
+func (s *Store) checkGeneration(plan readPlan) error {
+	h, err := s.readExtentHeader(plan.extent)
+	if err != nil || h.Generation != plan.generation {
+		return fmt.Errorf("%w: the records were deleted while being read", ErrOffsetOutOfRange)
+	}
+	return nil
+}
+
+// damaged reports batch bytes that fail their checks where the journal says
+// valid batches are: the file was damaged after it was written.
+func (s *Store) damaged(plan readPlan, pos uint32, err error) error {
+	if gerr := s.checkGeneration(plan); gerr != nil {
+		return gerr
+	}
+	return fmt.Errorf("%w: extent %d at byte %d: %v", ErrCorrupt, plan.extent, pos, err)
+}

@@ -1,0 +1,299 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/spooldb/spool/internal/format"
+)
+
+// loaded is a state rebuilt from the file and where its journal goes on.
+type loaded struct {
+	st      *state
+	next    chainPos // where the next journal record goes
+	synced  uint64   // the highest synced LSN any record claims
+	cut     bool     // a record at next failed its checks and must be erased
+	journal int64    // journal bytes replayed
+}
+
+// rebuild reads the checkpoint the meta page names and replays the journal
+// after it, up to record limit. With check, it verifies the record batches and
+// extent headers that every record after the last one known durable points
+// at, and stops before the first that fails: after a power failure those
+// records may have reached the disk without their data.
+func (s *Store) rebuild(limit uint64, check bool) (*loaded, error) {
+	m := s.meta
+	st := newState(m.ExtentSize)
+	if m.CheckpointExtent != format.NoExtent {
+		if err := s.loadCheckpoint(st); err != nil {
+			return nil, err
+		}
+	}
+	h, err := s.readExtentHeader(m.JournalExtent)
+	if err != nil || h.Kind != format.KindJournal {
+		return nil, fmt.Errorf("%w: the journal's first extent %d: %v (kind %s)", ErrCorrupt, m.JournalExtent, err, h.Kind)
+	}
+	if err := st.use(m.JournalExtent, format.KindJournal, h.Generation); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	st.journal = []uint32{m.JournalExtent}
+	st.lsn = m.CheckpointLSN
+	at := chainPos{extent: m.JournalExtent, generation: h.Generation, prev: m.JournalSeed, lsn: m.CheckpointLSN + 1}
+
+	// First pass: follow the chain to its end, to learn which records are
+	// known durable.
+	type rec struct {
+		at  chainPos
+		r   format.Record
+		end chainPos
+	}
+	var recs []rec
+	r := newChainReader(s.f, m.ExtentSize, format.KindJournal, at)
+	l := &loaded{}
+	for r.at.lsn <= limit {
+		start := r.at
+		x, err := r.next()
+		if errors.Is(err, format.ErrChainEnd) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		x.Ops = append([]byte(nil), x.Ops...)
+		recs = append(recs, rec{at: start, r: x, end: r.at})
+		l.synced = max(l.synced, x.SyncedLSN)
+	}
+	l.next = at
+	for _, x := range recs {
+		if check && x.r.LSN > l.synced {
+			if err := s.checkRecord(st, x.r); err != nil {
+				s.opts.Logger.Warn("spool: recovery cuts the journal at a commit that did not reach the disk whole",
+					"file", s.path, "lsn", x.r.LSN, "reason", err)
+				l.cut = true
+				break
+			}
+		}
+		if err := applyRecord(st, x.r); err != nil {
+			return nil, fmt.Errorf("%w: journal record %d: %v", ErrCorrupt, x.r.LSN, err)
+		}
+		l.next = x.end
+		l.journal += int64(format.RecordSize(len(x.r.Ops)))
+	}
+	l.st = st
+	return l, nil
+}
+
+// applyRecord applies every operation of a journal record.
+func applyRecord(st *state, r format.Record) error {
+	or := format.NewOpReader(r.Ops)
+	for {
+		op, err := or.Next()
+		if err != nil {
+			return err
+		}
+		if op == nil {
+			break
+		}
+		if err := st.apply(op, r.LSN); err != nil {
+			return err
+		}
+	}
+	st.lsn = r.LSN
+	return nil
+}
+
+// checkRecord verifies that what record r publishes is on disk: the header
+// of every extent it allocates and every batch it appends.
+func (s *Store) checkRecord(st *state, r format.Record) error {
+	or := format.NewOpReader(r.Ops)
+	for {
+		op, err := or.Next()
+		if err != nil {
+			return err
+		}
+		switch o := op.(type) {
+		case nil:
+			return nil
+		case format.ExtentAlloc:
+			h, err := s.readExtentHeader(o.Extent)
+			if err != nil {
+				return err
+			}
+			if h.Kind != format.KindData || h.Generation != o.Generation || h.Topic != o.Topic || h.Partition != o.Partition || h.Base != o.BaseOffset {
+				return fmt.Errorf("extent %d header does not match its allocation", o.Extent)
+			}
+		case format.Append:
+			if err := s.checkAppend(o); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// checkAppend reads the batches an Append publishes and checks that they are
+// whole, valid and carry exactly its offsets.
+func (s *Store) checkAppend(o format.Append) error {
+	if o.End < o.Start || o.End > s.meta.ExtentSize-format.ExtentHeaderSize {
+		return fmt.Errorf("append range [%d, %d) out of the extent", o.Start, o.End)
+	}
+	buf := make([]byte, o.End-o.Start)
+	off := format.ExtentOffset(o.Extent, s.meta.ExtentSize) + format.ExtentHeaderSize + int64(o.Start)
+	if err := readFull(s.f, buf, off); err != nil {
+		return err
+	}
+	next := o.FirstOffset
+	for rest := buf; len(rest) > 0; {
+		b, r, err := format.NextBatch(rest)
+		if err != nil {
+			return fmt.Errorf("batch at offset %d: %w", next, err)
+		}
+		h, err := format.ValidateBatch(b)
+		if err != nil {
+			return fmt.Errorf("batch at offset %d: %w", next, err)
+		}
+		if h.BaseOffset != next {
+			return fmt.Errorf("batch has base offset %d, want %d", h.BaseOffset, next)
+		}
+		next = h.LastOffset() + 1
+		rest = r
+	}
+	if next != o.NextOffset {
+		return fmt.Errorf("batches end at offset %d, want %d", next, o.NextOffset)
+	}
+	return nil
+}
+
+func (s *Store) readExtentHeader(e uint32) (format.ExtentHeader, error) {
+	var b [format.ExtentHeaderSize]byte
+	if err := readFull(s.f, b[:], format.ExtentOffset(e, s.meta.ExtentSize)); err != nil {
+		return format.ExtentHeader{}, err
+	}
+	return format.DecodeExtentHeader(b[:])
+}
+
+// checkpointSeed is the chain checksum a checkpoint of record lsn starts from.
+func checkpointSeed(fileID [16]byte, lsn uint64) uint32 {
+	return format.ChainChecksum(format.Checksum(fileID[:]), binary.LittleEndian.AppendUint64(nil, lsn))
+}
+
+// loadCheckpoint applies the checkpoint the meta page names to st.
+func (s *Store) loadCheckpoint(st *state) error {
+	m := s.meta
+	h, err := s.readExtentHeader(m.CheckpointExtent)
+	if err != nil || h.Kind != format.KindCheckpoint || h.Base != int64(m.CheckpointLSN) {
+		return fmt.Errorf("%w: checkpoint extent %d: %v", ErrCorrupt, m.CheckpointExtent, err)
+	}
+	if err := st.use(m.CheckpointExtent, format.KindCheckpoint, h.Generation); err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	st.ckpt = []uint32{m.CheckpointExtent}
+	r := newChainReader(s.f, m.ExtentSize, format.KindCheckpoint,
+		chainPos{extent: m.CheckpointExtent, generation: h.Generation, prev: checkpointSeed(m.FileID, m.CheckpointLSN), lsn: 1})
+	for {
+		rec, err := r.next()
+		if err != nil {
+			return fmt.Errorf("%w: checkpoint of record %d ends early: %v", ErrCorrupt, m.CheckpointLSN, err)
+		}
+		last := false
+		or := format.NewOpReader(rec.Ops)
+		for {
+			op, err := or.Next()
+			if err != nil {
+				return fmt.Errorf("%w: checkpoint: %v", ErrCorrupt, err)
+			}
+			if op == nil {
+				break
+			}
+			switch o := op.(type) {
+			case format.Continue:
+				if err := st.use(o.Extent, format.KindCheckpoint, o.Generation); err != nil {
+					return fmt.Errorf("%w: checkpoint: %v", ErrCorrupt, err)
+				}
+				st.ckpt = append(st.ckpt, o.Extent)
+				continue
+			case format.Counters:
+				last = true
+			}
+			if err := st.apply(op, 0); err != nil {
+				return fmt.Errorf("%w: checkpoint: %v", ErrCorrupt, err)
+			}
+		}
+		if last {
+			if rec.Checksum != m.CheckpointChecksum {
+				return fmt.Errorf("%w: checkpoint ends with checksum %08x, meta page says %08x", ErrCorrupt, rec.Checksum, m.CheckpointChecksum)
+			}
+			st.settle(math.MaxUint64)
+			return nil
+		}
+	}
+}
+
+// recover rebuilds the state of a file no other process has open, checking
+// the commits that may not be durable, erasing the first that fails its
+// checks, and syncing the rest.
+func (s *Store) recover() error {
+	l, err := s.rebuild(math.MaxUint64, true)
+	if err != nil {
+		return err
+	}
+	if l.cut && !s.opts.ReadOnly {
+		// Zero the frame of the first bad record, so that no reader can
+		// follow the chain into it before a writer overwrites it.
+		off := format.ExtentOffset(l.next.extent, s.meta.ExtentSize) + format.ExtentHeaderSize + int64(l.next.pos)
+		if _, err := s.f.WriteAt(make([]byte, format.RecordFrameSize), off); err != nil {
+			return err
+		}
+	}
+	if l.st.lsn > l.synced && !s.opts.ReadOnly {
+		if err := s.f.Sync(); err != nil {
+			return err
+		}
+		l.synced = l.st.lsn
+	}
+	s.pg.reset(l.st.lsn, min(l.synced, l.st.lsn))
+	s.install(l)
+	return nil
+}
+
+// load rebuilds the state up to record limit, trusting the process that
+// recovered the file.
+func (s *Store) load(limit uint64, check bool) error {
+	l, err := s.rebuild(limit, check)
+	if err != nil {
+		return err
+	}
+	s.install(l)
+	return nil
+}
+
+// install makes a rebuilt state current, every partition's high watermark its
+// log end.
+func (s *Store) install(l *loaded) {
+	l.st.settle(max(l.synced, s.syncedHint()))
+	s.mu.Lock()
+	s.st = l.st
+	for _, t := range l.st.topics {
+		for _, p := range t.partitions {
+			p.publish()
+		}
+	}
+	s.mu.Unlock()
+	s.jpos = l.next
+	s.ckptLen = l.journal
+	s.synced.Store(max(s.synced.Load(), l.synced))
+	if s.pg.b != nil {
+		s.seen.Store(s.pg.load(wordCounter))
+	}
+	s.wakeAll()
+}
+
+// syncedHint is the synced LSN other processes have published, or zero
+// before the shared page is mapped.
+func (s *Store) syncedHint() uint64 {
+	if s.pg.b == nil || s.pg.load(wordMagic) != sharedMagic {
+		return 0
+	}
+	return s.pg.load(wordSynced)
+}

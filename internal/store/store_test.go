@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/spooldb/spool/internal/format"
+	"github.com/spooldb/spool/internal/vfs"
+)
+
+var ctx = context.Background()
+
+// batch builds a batch of n records whose values are prefix-i.
+func batch(prefix string, n int) []byte {
+	var bb format.BatchBuilder
+	bb.Reset(1000)
+	for i := range n {
+		bb.Append(1000+int64(i), nil, fmt.Appendf(nil, "%s-%d", prefix, i))
+	}
+	return bb.Build(nil)
+}
+
+// values reads every record value of a partition from offset from.
+func values(t testing.TB, s *Store, topic string, partition int32, from int64) []string {
+	t.Helper()
+	var out []string
+	for {
+		f, err := s.Read(topic, partition, from, 1<<20, nil)
+		if err != nil {
+			t.Fatalf("read %s/%d at %d: %v", topic, partition, from, err)
+		}
+		if len(f.Batches) == 0 {
+			return out
+		}
+		for b := f.Batches; len(b) > 0; {
+			one, rest, err := format.NextBatch(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			it, err := format.NewRecordIter(one)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r format.BatchRecord
+			for it.Next(&r) {
+				if r.Offset >= from {
+					out = append(out, string(r.Value))
+					from = r.Offset + 1
+				}
+			}
+			if it.Err() != nil {
+				t.Fatal(it.Err())
+			}
+			b = rest
+		}
+	}
+}
+
+func memOpts(fs vfs.FS) Options {
+	return Options{FS: fs, ExtentSize: format.MinExtentSize}
+}
+
+func TestProduceReadReopen(t *testing.T) {
+	fs := vfs.NewMem()
+	s, err := Open("f", memOpts(fs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateTopic(ctx, "t", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateTopic(ctx, "t", 2, nil); !errors.Is(err, ErrTopicExists) {
+		t.Fatalf("second create: %v, want ErrTopicExists", err)
+	}
+	var want []string
+	for i := range 50 {
+		res, err := s.Commit(ctx, &Txn{Appends: []Append{{Topic: "t", Partition: 1, Batches: batch(fmt.Sprint(i), 10)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].BaseOffset != int64(i*10) || res[0].LastOffset != int64(i*10+9) {
+			t.Fatalf("commit %d landed at %+v", i, res[0])
+		}
+		for j := range 10 {
+			want = append(want, fmt.Sprintf("%d-%d", i, j))
+		}
+	}
+	check := func(s *Store) {
+		t.Helper()
+		got := values(t, s, "t", 1, 0)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("read back %d values, want %d: %v", len(got), len(want), got[:min(len(got), 5)])
+		}
+		if got := values(t, s, "t", 1, 255); got[0] != "25-5" {
+			t.Fatalf("read from 255 starts with %s", got[0])
+		}
+		_, hwm, err := s.Offsets("t", 1)
+		if err != nil || hwm != 500 {
+			t.Fatalf("hwm %d, %v", hwm, err)
+		}
+	}
+	check(s)
+	if _, err := s.Commit(ctx, &Txn{Offsets: []Offset{{Group: "g", Topic: "t", Partition: 1, Offset: 42, Metadata: "m"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open("f", memOpts(fs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	check(s)
+	c, ok, err := s.CommittedOffset("g", "t", 1)
+	if err != nil || !ok || c.Offset != 42 || c.Metadata != "m" {
+		t.Fatalf("committed %+v %v %v", c, ok, err)
+	}
+}
+
+func TestOSFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.spool")
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateTopic(ctx, "t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Commit(ctx, &Txn{Appends: []Append{{Topic: "t", Batches: batch("a", 3)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := values(t, s, "t", 0, 0); fmt.Sprint(got) != "[a-0 a-1 a-2]" {
+		t.Fatalf("got %v", got)
+	}
+}

@@ -1,0 +1,124 @@
+package vfs
+
+import (
+	"bytes"
+	"maps"
+	"math/rand/v2"
+	"slices"
+)
+
+// sectorSize is the unit a disk writes atomically: a torn write keeps some
+// of its sectors and loses others, but never half a sector.
+const sectorSize = 512
+
+// memWrite is a change made since the last Sync: data written at off, or,
+// with nil data, the size grown to end by Allocate.
+type memWrite struct {
+	off, end int64
+	data     []byte
+}
+
+// sync makes the node's contents durable.
+func (n *memNode) sync() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, w := range n.unsynced {
+		writePages(n.durable, w.data, w.off)
+	}
+	// A mapped page may have been stored to since; like msync, Sync takes
+	// its current contents.
+	for pn := range n.mapped {
+		d := *n.pages[pn]
+		n.durable[pn] = &d
+	}
+	n.durableSize = n.size
+	n.unsynced = nil
+}
+
+// Crash returns a new MemFS holding what a power loss could leave of m: all
+// that m's files held at their last Sync and, for each later WriteAt or
+// Allocate independently, either nothing, all of it, or (a torn write) a
+// random subset of its 512-byte sectors. Stores through Map count as a
+// write of the whole page at the time of Crash. A write that is kept even in
+// part grows the size to its end.
+//
+// The choices come from rng alone, so a seed reproduces a crash. Files open
+// on m go on working on m; the new MemFS has no Files open and no locks held.
+func (m *MemFS) Crash(rng *rand.Rand) *MemFS { return m.crash(rng) }
+
+// CrashClean returns a new MemFS holding everything written to m, synced or
+// not: what a killed process leaves, as the OS's page cache survives it.
+func (m *MemFS) CrashClean() *MemFS { return m.crash(nil) }
+
+type crashOutcome int
+
+const (
+	lost crashOutcome = iota
+	kept
+	torn
+)
+
+// crash keeps every write whole if rng is nil.
+func (m *MemFS) crash(rng *rand.Rand) *MemFS {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := NewMem()
+	// Sorted, so that a seed makes the same choices for the same files.
+	for _, path := range slices.Sorted(maps.Keys(m.files)) {
+		c.files[path] = m.files[path].crashed(rng)
+	}
+	return c
+}
+
+// crashed returns the node as a crash leaves it, all of it durable.
+func (n *memNode) crashed(rng *rand.Rand) *memNode {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	c := newMemNode()
+	c.pages, c.size = clonePages(n.durable), n.durableSize
+	for _, w := range n.crashWrites() {
+		outcome := kept
+		if rng != nil {
+			outcome = crashOutcome(rng.IntN(3))
+		}
+		switch outcome {
+		case lost:
+			continue
+		case kept:
+			writePages(c.pages, w.data, w.off)
+		case torn:
+			for s := w.off - w.off%sectorSize; s < w.end && w.data != nil; s += sectorSize {
+				if rng.IntN(2) == 0 {
+					a, b := max(s, w.off), min(s+sectorSize, w.end)
+					writePages(c.pages, w.data[a-w.off:b-w.off], a)
+				}
+			}
+		}
+		c.size = max(c.size, w.end)
+	}
+	c.durable, c.durableSize = clonePages(c.pages), c.size
+	return c
+}
+
+// crashWrites returns the unsynced writes followed by one write of each
+// mapped page, in page order, trimmed to the size.
+func (n *memNode) crashWrites() []memWrite {
+	ws := slices.Clone(n.unsynced)
+	for _, pn := range slices.Sorted(maps.Keys(n.mapped)) {
+		off := pn * memPageSize
+		end := min(off+memPageSize, n.size)
+		if off < end {
+			ws = append(ws, memWrite{off: off, end: end, data: bytes.Clone(n.pages[pn][:end-off])})
+		}
+	}
+	return ws
+}
+
+func clonePages(pages map[int64]*memPage) map[int64]*memPage {
+	c := make(map[int64]*memPage, len(pages))
+	for pn, pg := range pages {
+		cp := *pg
+		c[pn] = &cp
+	}
+	return c
+}
