@@ -134,52 +134,68 @@ func cmpInt(a, b int64) int {
 // and appends to out those after it, up to maxBytes and below the high
 // watermark.
 func (s *Store) readBatches(plan readPlan, offset int64, maxBytes int, out []byte) ([]byte, error) {
+	err := s.walkBatches(plan, max(maxBytes, minReadChunk), func(b []byte, h format.BatchHeader) bool {
+		if h.LastOffset() < offset {
+			return true
+		}
+		if len(out) > 0 && len(out)+len(b) > maxBytes {
+			return false
+		}
+		out = append(out, b...)
+		return len(out) < maxBytes
+	})
+	return out, err
+}
+
+// walkBatches calls fn with each whole batch below the high watermark from
+// plan.pos on, reading chunk bytes at a time, until fn returns false. The
+// batches are valid only during the call. It fails when the extent was
+// recycled under the walk.
+func (s *Store) walkBatches(plan readPlan, chunk int, fn func(b []byte, h format.BatchHeader) bool) error {
 	pos := plan.pos
-	chunk := max(maxBytes, minReadChunk)
+	want := chunk
 	var buf []byte
-	for pos < plan.end && len(out) < maxBytes {
-		n := min(chunk, int(plan.end-pos))
+	for pos < plan.end {
+		n := min(want, int(plan.end-pos))
 		buf = slices.Grow(buf[:0], n)[:n]
 		if err := readFull(s.f, buf, s.payloadOffset(plan.extent, pos)); err != nil {
-			return nil, err
+			return err
 		}
 		rest := buf
 		for len(rest) >= format.BatchHeaderSize {
 			h, err := format.ParseBatchHeader(rest)
 			if err != nil {
-				return nil, s.damaged(plan, pos+uint32(len(buf)-len(rest)), err)
+				return s.damaged(plan, pos+uint32(len(buf)-len(rest)), err)
 			}
 			if h.BaseOffset >= plan.hwm {
-				return out, s.checkGeneration(plan)
+				return s.checkGeneration(plan)
 			}
 			size := h.Size()
 			if size > len(rest) {
 				break
 			}
-			if h.LastOffset() >= offset {
-				if len(out) > 0 && len(out)+size > maxBytes {
-					return out, s.checkGeneration(plan)
-				}
-				out = append(out, rest[:size]...)
+			if !fn(rest[:size], h) {
+				return s.checkGeneration(plan)
 			}
 			rest = rest[size:]
 		}
 		consumed := len(buf) - len(rest)
+		want = chunk
 		if consumed == 0 {
 			// One batch larger than the chunk: read it whole next time.
 			if len(rest) < format.BatchHeaderSize {
-				return nil, s.damaged(plan, pos, format.ErrShortBatch)
+				return s.damaged(plan, pos, format.ErrShortBatch)
 			}
 			h, err := format.ParseBatchHeader(rest)
 			if err != nil {
-				return nil, s.damaged(plan, pos, err)
+				return s.damaged(plan, pos, err)
 			}
-			chunk = h.Size()
+			want = h.Size()
 			continue
 		}
 		pos += uint32(consumed)
 	}
-	return out, s.checkGeneration(plan)
+	return s.checkGeneration(plan)
 }
 
 // minReadChunk is the least a read asks of the file at once.

@@ -145,3 +145,31 @@ func TestOSFile(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+func TestOffsetForTime(t *testing.T) {
+	s, err := Open("f", memOpts(vfs.NewMem()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateTopic(ctx, "t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Ten batches of ten records; record i is stamped 1000+10*i.
+	for b := range 10 {
+		var bb format.BatchBuilder
+		bb.Reset(0)
+		for i := range 10 {
+			bb.Append(int64(1000+10*(b*10+i)), nil, []byte("v"))
+		}
+		if _, err := s.Commit(ctx, &Txn{Appends: []Append{{Topic: "t", Batches: bb.Build(nil)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ ts, want int64 }{{0, 0}, {1000, 0}, {1001, 1}, {1555, 56}, {1990, 99}, {1991, 100}, {5000, 100}} {
+		got, err := s.OffsetForTime("t", 0, c.ts)
+		if err != nil || got != c.want {
+			t.Errorf("OffsetForTime(%d) = %d, %v; want %d", c.ts, got, err, c.want)
+		}
+	}
+}

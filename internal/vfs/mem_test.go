@@ -166,14 +166,14 @@ func TestMemCrashClean(t *testing.T) {
 	writeAt(t, f, "synced", 0)
 	must(t, f.Sync())
 	writeAt(t, f, "UNSYNCED", 3)
-	mp, err := f.Map(0, 16)
+	mp, err := f.Map(0, 11)
 	must(t, err)
 	mp[0] = 'S'
-	if got := string(contents(t, m.CrashClean(), "spool")); got != "synUNSYNCED" {
+	c := m.CrashClean()
+	if got := string(contents(t, c, "spool")); got != "SynUNSYNCED" {
 		t.Errorf("after CrashClean: %q", got)
 	}
 	// A clean crash leaves everything durable.
-	c := m.CrashClean()
 	if got := string(contents(t, c.Crash(rand.New(rand.NewPCG(1, 1))), "spool")); got != "SynUNSYNCED" {
 		t.Errorf("crash after CrashClean: %q", got)
 	}
