@@ -77,7 +77,9 @@ func (t *lockTable) lock(owner any, off, end int64, mode LockMode, wait bool) er
 		}
 		// On failure, locks other Files dropped while this one was pending
 		// may still be held by the OS on its behalf.
-		err = errors.Join(err, t.lowerSys(off, end))
+		if lowerErr := t.lowerSys(off, end); lowerErr != nil {
+			err = errors.Join(err, lowerErr)
+		}
 		t.wake()
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 // another process's (other), so that the lockTable logic behind macOS runs
 // on every OS.
 type fakeSys struct {
-	t     testing.TB
+	t     tb
 	mu    sync.Mutex
 	proc  spans
 	other spans
@@ -22,7 +22,7 @@ type fakeSys struct {
 	gate    chan error
 }
 
-func newFakeSys(t testing.TB) *fakeSys {
+func newFakeSys(t tb) *fakeSys {
 	return &fakeSys{t: t, blocked: make(chan struct{}), gate: make(chan error)}
 }
 
@@ -68,7 +68,7 @@ func (s *fakeSys) lower(off, end int64, mode LockMode) error {
 
 // checkUnion checks that, with no request under way, the OS holds exactly
 // the strongest lock of any owner on each byte below width.
-func checkUnion(t testing.TB, lt *lockTable, s *fakeSys, width int64) {
+func checkUnion(t tb, lt *lockTable, s *fakeSys, width int64) {
 	t.Helper()
 	lt.mu.Lock()
 	defer lt.mu.Unlock()

@@ -45,14 +45,22 @@ func open(t *testing.T, fsys FS, path string) File {
 	return f
 }
 
-func wantErr(t *testing.T, got, want error) {
+// tb is what the helpers need of a *testing.T or a *rapid.T.
+type tb interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Fatal(args ...any)
+}
+
+func wantErr(t tb, got, want error) {
 	t.Helper()
 	if !errors.Is(got, want) {
 		t.Fatalf("got error %v, want %v", got, want)
 	}
 }
 
-func must(t *testing.T, err error) {
+func must(t tb, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

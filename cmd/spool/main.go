@@ -1,0 +1,52 @@
+// Command spool works with spool files: topics, producing, consuming,
+// consumer groups, and a demo.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spooldb/spool/internal/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := newRoot().ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+// globals are the flags every command shares.
+type globals struct {
+	file string
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "spool",
+		Short: "An event stream in one file: Kafka's topics, offsets and consumer groups, without a cluster",
+		Long: `spool keeps topics, partitions, offsets and consumer groups in a single file,
+the way SQLite keeps a database. Name the file with --file (or SPOOL_FILE).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVarP(&g.file, "file", "f", os.Getenv("SPOOL_FILE"), "the spool file (default $SPOOL_FILE)")
+	root.AddCommand(newDemo(), newTopic(g), newProduce(g), newConsume(g), newGroup(g))
+	return root
+}
+
+// open opens the file the flags name.
+func (g *globals) open(readOnly bool) (*store.Store, error) {
+	if g.file == "" {
+		return nil, errors.New("no file: pass --file PATH or set SPOOL_FILE")
+	}
+	return store.Open(g.file, store.Options{ReadOnly: readOnly, NoCreate: readOnly})
+}
