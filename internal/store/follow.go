@@ -28,8 +28,9 @@ func (s *Store) refresh() error {
 }
 
 // follow applies the journal records other processes wrote after s.jpos, up
-// to record limit (math.MaxUint64: to the end of the chain, which only the
-// holder of the writer lock may ask). When the chain ends before limit, or
+// to record limit (math.MaxUint64: up to the written LSN of the shared page
+// and on to the end of the chain, which only the holder of the writer lock
+// may ask). When the chain ends before limit, or
 // before the last record the shared page says was written, this process fell
 // so far behind that the journal was checkpointed and recycled under it: it
 // reloads from the meta page. The caller holds catchMu.
@@ -39,7 +40,10 @@ func (s *Store) follow(limit uint64) error {
 	if writer {
 		want = s.pg.load(wordWritten)
 	}
-	if s.st.lsn >= want && !writer {
+	if s.st.lsn >= want {
+		// Nothing new. A writer that died between writing a record and
+		// raising the written LSN never published or acknowledged it, so
+		// the next writer may overwrite it.
 		return nil
 	}
 	r := newChainReader(s.f, s.meta.ExtentSize, format.KindJournal, s.jpos)

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run runs the command line args with stdin and returns its standard output.
+func run(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetArgs(args)
+	root.SetIn(strings.NewReader(stdin))
+	root.SetOut(&out)
+	root.SetErr(&bytes.Buffer{})
+	err := root.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func TestDemo(t *testing.T) {
+	out, err := run(t, "", "demo", "--records", "3000", "--file", filepath.Join(t.TempDir(), "d.spool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"billing orders 0 1000 1000 0", "billing orders 1 500 1000 500",
+		"billing orders 2 0 1000 1000", "total lag 1500"} {
+		if !hasRow(out, want) {
+			t.Errorf("demo output lacks the row %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestProduceConsumeGroup(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "x.spool")
+	if _, err := run(t, "", "-f", f, "topic", "create", "t", "--partitions", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "a\nb\nc\nd\n", "-f", f, "produce", "t"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "", "-f", f, "consume", "t", "--group", "g", "--count", "3")
+	if err != nil || out != "a\nb\nc\n" {
+		t.Fatalf("first consume: %q, %v", out, err)
+	}
+	out, err = run(t, "", "-f", f, "consume", "t", "--group", "g")
+	if err != nil || out != "d\n" {
+		t.Fatalf("second consume resumes after the group's commit: %q, %v", out, err)
+	}
+	out, err = run(t, "", "-f", f, "group", "describe", "g")
+	if err != nil || !hasRow(out, "g t 0 4 4 0") {
+		t.Fatalf("describe: %q, %v", out, err)
+	}
+	if _, err := run(t, "", "-f", f, "consume", "nope"); err == nil || !strings.Contains(err.Error(), "unknown topic") {
+		t.Fatalf("consume of a missing topic: %v", err)
+	}
+	if _, err := run(t, "", "-f", f, "topic", "create", "u", "--config", "retention.ms"); err == nil || !strings.Contains(err.Error(), "NAME=VALUE") {
+		t.Fatalf("bad --config: %v", err)
+	}
+}
+
+// hasRow reports whether out has a line whose fields are those of row.
+func hasRow(out, row string) bool {
+	want := strings.Join(strings.Fields(row), " ")
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Join(strings.Fields(line), " ") == want {
+			return true
+		}
+	}
+	return false
+}
