@@ -187,6 +187,7 @@ func (w *batchWriter) flush() error {
 			return err
 		}
 	}
+	w.s.unsynced += int64(len(w.data) + len(w.jdata))
 	if w.lastLSN != 0 {
 		w.s.flushed = w.lastLSN
 		w.s.pg.raise(wordWritten, w.lastLSN)

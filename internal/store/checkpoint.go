@@ -46,12 +46,13 @@ func (s *Store) checkpoint() error {
 		return err
 	}
 	s.synced.Store(s.flushed)
+	s.unsynced = 0
 	s.pg.raise(wordSynced, s.flushed)
 	m := s.meta
 	m.Sequence++
 	m.CheckpointLSN, m.CheckpointExtent, m.CheckpointChecksum = lsn, extents[0], sum
 	m.JournalExtent, m.JournalSeed = s.jpos.extent, s.jpos.prev
-	if _, err := s.f.WriteAt(m.AppendTo(nil), int64(m.Sequence%2)*format.PageSize); err != nil {
+	if err := s.writeMeta(m); err != nil {
 		return err
 	}
 	if err := s.f.Sync(); err != nil {

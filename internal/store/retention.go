@@ -22,6 +22,9 @@ type truncation struct {
 // nothing expires. It runs on the writer goroutine.
 func (s *Store) retentionRequest() *request {
 	now := s.nowMs()
+	// Other goroutines may be applying another process's commits.
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	var cuts []truncation
 	for _, t := range s.st.topics {
 		c := t.config

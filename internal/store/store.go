@@ -42,14 +42,15 @@ type Store struct {
 
 	// catchMu serializes the journal position: catching up on records other
 	// processes wrote, and writing new ones.
-	catchMu sync.Mutex
-	jpos    chainPos      // the next journal record, when catchMu is held
-	jbuf    []byte        // chain reader buffer, reused
-	seen    atomic.Uint64 // the shared counter as of the last catch-up
-	ckptLen int64         // journal bytes since the last checkpoint
-	flushed uint64        // the last record written to the file
-	wbuf    *batchWriter
-	alloced map[uint32]uint32 // payload bytes allocated in data extents being written
+	catchMu  sync.Mutex
+	jpos     chainPos      // the next journal record, when catchMu is held
+	jbuf     []byte        // chain reader buffer, reused
+	seen     atomic.Uint64 // the shared counter as of the last catch-up
+	ckptLen  int64         // journal bytes since the last checkpoint
+	flushed  uint64        // the last record written to the file
+	unsynced int64         // bytes written since the last sync
+	wbuf     *batchWriter
+	alloced  map[uint32]uint32 // payload bytes allocated in data extents being written
 
 	// mu guards st and the high watermarks; readers hold it briefly to find
 	// what to read, never across I/O.
@@ -177,10 +178,17 @@ func (s *Store) create() error {
 	if err := s.writeExtent(0, h, true); err != nil {
 		return err
 	}
-	if _, err := s.f.WriteAt(m.AppendTo(nil), 0); err != nil {
+	if err := s.writeMeta(m); err != nil {
 		return err
 	}
 	return s.f.Sync()
+}
+
+// writeMeta writes m to the meta page its sequence selects, so that the page
+// holding the current meta is never the one being overwritten.
+func (s *Store) writeMeta(m format.Meta) error {
+	_, err := s.f.WriteAt(m.AppendTo(nil), int64(m.Sequence%2)*format.PageSize)
+	return err
 }
 
 // readMeta reads both meta pages and keeps the valid one with the higher

@@ -92,14 +92,12 @@ func (s *Store) AlterTopic(ctx context.Context, name string, updates []format.Co
 func (s *Store) DeleteTopic(ctx context.Context, name string) error {
 	s.mu.RLock()
 	t := s.st.byName[name]
-	extents := 0
+	extents, partitions := 0, 0
 	if t != nil {
-		for _, p := range t.partitions {
-			extents += len(p.segments)
-		}
+		extents, partitions = countExtents(t), len(t.partitions)
 	}
 	s.mu.RUnlock()
-	return s.submit(ctx, &request{estimate: opSizeLimit * (extents + 1), plan: func(w *batchWriter) error {
+	return s.submit(ctx, &request{estimate: opSizeLimit * (extents + partitions + 1), plan: func(w *batchWriter) error {
 		t := w.s.st.byName[name]
 		if t == nil {
 			return fmt.Errorf("%w: %q", ErrUnknownTopic, name)

@@ -22,6 +22,11 @@ type request struct {
 	done       chan error
 }
 
+// maxUnsyncedBytes bounds the bytes written since the last sync, whatever
+// the durability: recovery reads back everything written after the last
+// sync, so this bounds the time an open after a crash takes.
+const maxUnsyncedBytes = 64 << 20
+
 // Group commit limits: how many requests, and how many bytes of them, share
 // one write and one sync.
 const (
@@ -155,8 +160,10 @@ func (s *Store) withWriterLock(fn func() error) error {
 // most one sync, then publishes them and completes every request.
 func (s *Store) commitGroup(group []*request) {
 	errs := make([]error, len(group))
-	err := s.usable()
-	if err == nil {
+	var err, ckptErr error
+	if p := s.failed.Load(); p != nil {
+		err = *p
+	} else {
 		err = s.withWriterLock(func() error {
 			w := s.newBatchWriter()
 			durable := false
@@ -177,14 +184,19 @@ func (s *Store) commitGroup(group []*request) {
 			if w.lastLSN != 0 {
 				s.publish(w.touched, w.lastLSN)
 			}
-			if s.ckptLen >= s.checkpointBytes() {
-				return s.checkpoint()
+			if s.ckptLen >= s.checkpointBytes() || s.unsynced >= maxUnsyncedBytes {
+				// The group is published and, as it asked, durable: a
+				// failure from here on fails the store, not the group.
+				ckptErr = s.checkpoint()
 			}
 			return nil
 		})
 	}
 	if err != nil {
 		err = s.fail(err)
+	}
+	if ckptErr != nil {
+		s.fail(ckptErr)
 	}
 	for i, r := range group {
 		if err != nil {
@@ -218,6 +230,7 @@ func (s *Store) syncIfBehind() error {
 	if err := s.f.Sync(); err != nil {
 		return err
 	}
+	s.unsynced = 0
 	s.synced.Store(written)
 	s.pg.raise(wordSynced, written)
 	s.mu.Lock()
