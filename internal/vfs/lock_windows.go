@@ -65,17 +65,16 @@ func (f *osFile) lock(off, n int64, mode LockMode, wait bool) error {
 func (f *osFile) unlock(off, n int64) error {
 	r := lockRange{off, n}
 	f.lk.mu.Lock()
-	_, ok := f.lk.held[r]
-	overlap := false
+	_, held := f.lk.held[r]
+	split := false
 	for h := range f.lk.held {
-		overlap = overlap || h.off < off+n && off < h.off+h.n
+		split = split || !held && h.off < off+n && off < h.off+h.n
 	}
 	f.lk.mu.Unlock()
-	switch {
-	case ok:
-	case overlap:
+	if split {
 		return errSplitUnlock
-	default:
+	}
+	if !held {
 		return nil
 	}
 	if err := unlockFileEx(f.f, off, n); err != nil {

@@ -39,8 +39,8 @@ func (n *memNode) sync() {
 // that m's files held at their last Sync and, for each later WriteAt or
 // Allocate independently, either nothing, all of it, or (a torn write) a
 // random subset of its 512-byte sectors. Stores through Map count as a
-// write of the whole page at the time of Crash. A write that is kept even in
-// part grows the size to its end.
+// write of the whole page at the time of Crash. A write not lost grows the
+// size to its end, even if torn.
 //
 // The choices come from rng alone, so a seed reproduces a crash. Files open
 // on m go on working on m; the new MemFS has no Files open and no locks held.
@@ -50,6 +50,7 @@ func (m *MemFS) Crash(rng *rand.Rand) *MemFS { return m.crash(rng) }
 // not: what a killed process leaves, as the OS's page cache survives it.
 func (m *MemFS) CrashClean() *MemFS { return m.crash(nil) }
 
+// crashOutcome is what a power loss did to one unsynced write.
 type crashOutcome int
 
 const (
