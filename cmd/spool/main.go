@@ -39,7 +39,7 @@ the way SQLite keeps a database. Name the file with --file (or SPOOL_FILE).`,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVarP(&g.file, "file", "f", os.Getenv("SPOOL_FILE"), "the spool file (default $SPOOL_FILE)")
-	root.AddCommand(newDemo(), newTopic(g), newProduce(g), newConsume(g), newGroup(g))
+	root.AddCommand(newDemo(), newTopic(g), newProduce(g), newConsume(g), newGroup(g), newCheck(g))
 	return root
 }
 

@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spooldb/spool/internal/format"
 )
 
 // run runs the command line args with stdin and returns its standard output.
@@ -71,4 +75,31 @@ func hasRow(out, row string) bool {
 		}
 	}
 	return false
+}
+
+func TestCheckCommand(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "x.spool")
+	if _, err := run(t, "", "demo", "--records", "1000", "--file", f); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "", "-f", f, "check")
+	if err != nil || !strings.Contains(out, "3 partitions, 3 extents, 10 batches") || !strings.Contains(out, " 0 problems") {
+		t.Fatalf("check of a good file: %q, %v", out, err)
+	}
+	// Damage one byte of a batch's records in extent 1 (the first data
+	// extent: extent 0 holds the journal).
+	fh, err := os.OpenFile(f, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := int64(format.ExtentOffset(1, format.DefaultExtentSize)) + format.ExtentHeaderSize + 200
+	b := []byte{0}
+	fh.ReadAt(b, off)
+	b[0] ^= 1
+	fh.WriteAt(b, off)
+	fh.Close()
+	out, err = run(t, "", "-f", f, "check")
+	if !errors.Is(err, errDamaged) || !strings.Contains(out, "damaged: orders/") || !strings.Contains(out, "1 problems") {
+		t.Fatalf("check of a damaged file: %q, %v", out, err)
+	}
 }

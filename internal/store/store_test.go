@@ -173,3 +173,42 @@ func TestOffsetForTime(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckFindsDamage(t *testing.T) {
+	fs := vfs.NewMem()
+	s, err := Open("f", memOpts(fs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateTopic(ctx, "t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if _, err := s.Commit(ctx, &Txn{Appends: []Append{{Topic: "t", Batches: batch(fmt.Sprint(i), 50)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := s.Check(ctx, nil)
+	if err != nil || len(r.Problems) != 0 || r.Batches != 20 {
+		t.Fatalf("clean file: %+v, %v", r, err)
+	}
+	// Flip a byte inside the tenth batch's records.
+	f, err := fs.Open("f", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s.mu.RLock()
+	sg := s.st.byName["t"].partitions[0].segments[0]
+	s.mu.RUnlock()
+	pos := s.payloadOffset(sg.extent, sg.index[0].pos) + int64(len(batch("0", 50)))*9 + 100
+	var b [1]byte
+	f.ReadAt(b[:], pos)
+	b[0] ^= 0x40
+	f.WriteAt(b[:], pos)
+	r, err = s.Check(ctx, nil)
+	if err != nil || len(r.Problems) != 1 || !errors.Is(r.Problems[0].Err, format.ErrBatchCRC) || r.Problems[0].Offset != 450 {
+		t.Fatalf("damaged file: %+v, %v", r, err)
+	}
+}
