@@ -66,6 +66,7 @@ type readPlan struct {
 	extent     uint32
 	generation uint64
 	pos, end   uint32 // payload range that may hold the batches wanted
+	first      int64  // the base offset of the batch at pos
 	hwm        int64
 	logStart   int64
 }
@@ -116,7 +117,8 @@ func (s *Store) planRead(topic string, partition int32, offset int64) (readPlan,
 	if !found {
 		j--
 	}
-	plan.extent, plan.generation, plan.pos, plan.end = sg.extent, sg.generation, sg.index[max(j, 0)].pos, sg.visible
+	e := sg.index[max(j, 0)]
+	plan.extent, plan.generation, plan.pos, plan.end, plan.first = sg.extent, sg.generation, e.pos, sg.visible, e.offset
 	return plan, nil
 }
 
@@ -131,9 +133,38 @@ func cmpInt(a, b int64) int {
 }
 
 // readBatches reads from plan.pos, skips the batches wholly before offset,
-// and appends to out those after it, up to maxBytes and below the high
-// watermark.
+// and returns those after it, up to maxBytes and below the high watermark.
+// Most reads start at an index entry close before offset, so one read of
+// maxBytes into out's memory holds the answer, which is then returned in
+// place; the general walk copies.
 func (s *Store) readBatches(plan readPlan, offset int64, maxBytes int, out []byte) ([]byte, error) {
+	n := min(maxBytes, int(plan.end-plan.pos))
+	buf := out[:0]
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if err := readFull(s.f, buf, s.payloadOffset(plan.extent, plan.pos)); err != nil {
+		return nil, err
+	}
+	start, end := -1, 0
+	next := plan.first // a batch out of sequence is left to walkBatches to report
+	for rest := buf; len(rest) >= format.BatchHeaderSize; {
+		h, err := format.ParseBatchHeader(rest)
+		if err != nil || h.BaseOffset != next || h.BaseOffset >= plan.hwm || h.Size() > len(rest) {
+			break
+		}
+		if start < 0 && h.LastOffset() >= offset {
+			start = end
+		}
+		next = h.LastOffset() + 1
+		end += h.Size()
+		rest = rest[h.Size():]
+	}
+	if start >= 0 {
+		return buf[start:end], s.checkGeneration(plan)
+	}
+	out = out[:0]
 	err := s.walkBatches(plan, max(maxBytes, minReadChunk), func(b []byte, h format.BatchHeader) bool {
 		if h.LastOffset() < offset {
 			return true
@@ -153,6 +184,7 @@ func (s *Store) readBatches(plan readPlan, offset int64, maxBytes int, out []byt
 // recycled under the walk.
 func (s *Store) walkBatches(plan readPlan, chunk int, fn func(b []byte, h format.BatchHeader) bool) error {
 	pos := plan.pos
+	next := plan.first // offsets run on without gaps; the base offset is outside the CRC
 	want := chunk
 	var buf []byte
 	for pos < plan.end {
@@ -167,6 +199,10 @@ func (s *Store) walkBatches(plan readPlan, chunk int, fn func(b []byte, h format
 			if err != nil {
 				return s.damaged(plan, pos+uint32(len(buf)-len(rest)), err)
 			}
+			if h.BaseOffset != next {
+				return s.damaged(plan, pos+uint32(len(buf)-len(rest)),
+					fmt.Errorf("batch has base offset %d, the one before ended at %d", h.BaseOffset, next))
+			}
 			if h.BaseOffset >= plan.hwm {
 				return s.checkGeneration(plan)
 			}
@@ -177,6 +213,7 @@ func (s *Store) walkBatches(plan readPlan, chunk int, fn func(b []byte, h format
 			if !fn(rest[:size], h) {
 				return s.checkGeneration(plan)
 			}
+			next = h.LastOffset() + 1
 			rest = rest[size:]
 		}
 		consumed := len(buf) - len(rest)
@@ -189,6 +226,10 @@ func (s *Store) walkBatches(plan readPlan, chunk int, fn func(b []byte, h format
 			h, err := format.ParseBatchHeader(rest)
 			if err != nil {
 				return s.damaged(plan, pos, err)
+			}
+			if h.Size() > int(plan.end-pos) {
+				// Reading more would read the same bytes again, forever.
+				return s.damaged(plan, pos, fmt.Errorf("%w: a batch of %d bytes runs past the %d published", format.ErrShortBatch, h.Size(), plan.end-pos))
 			}
 			want = h.Size()
 			continue
