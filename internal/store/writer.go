@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -70,7 +69,7 @@ func (s *Store) submit(ctx context.Context, r *request) error {
 // maxRecordOps is the most operations one journal record may carry: it must
 // fit in one journal extent with room for the record that continues the chain.
 func (s *Store) maxRecordOps() int {
-	return int(s.meta.ExtentSize-format.ExtentHeaderSize) - format.RecordSize(0) - continueReserve
+	return int(s.extentSize-format.ExtentHeaderSize) - format.RecordSize(0) - continueReserve
 }
 
 func (s *Store) writeLoop() {
@@ -127,10 +126,15 @@ queued:
 			break queued
 		}
 	}
-	if s.usable() == nil || errors.Is(s.usable(), ErrClosed) {
+	// Not after a failure: the state may be ahead of what reached the file,
+	// and a checkpoint would make it durable (usable reports ErrClosed
+	// before a failure, so it cannot tell).
+	if s.failed.Load() == nil {
 		if err := s.withWriterLock(func() error {
 			if s.ckptLen > 0 {
-				return s.checkpoint()
+				if err := s.checkpoint(); err != nil {
+					return err
+				}
 			}
 			return s.syncIfBehind()
 		}); err != nil {
@@ -151,6 +155,9 @@ func (s *Store) withWriterLock(fn func() error) error {
 	s.catchMu.Lock()
 	defer s.catchMu.Unlock()
 	if err := s.follow(math.MaxUint64); err != nil {
+		return err
+	}
+	if err := s.adoptCheckpoint(); err != nil {
 		return err
 	}
 	return fn()
