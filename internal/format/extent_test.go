@@ -60,7 +60,8 @@ func TestExtentHeaderRoundTrip(t *testing.T) {
 }
 
 func TestExtentHeaderBitFlips(t *testing.T) {
-	enc := sampleExtentHeader().AppendTo(nil)
+	h0 := sampleExtentHeader()
+	enc := h0.AppendTo(nil)
 	for i := range ExtentHeaderSize {
 		for bit := range 8 {
 			b := bytes.Clone(enc)
@@ -73,7 +74,8 @@ func TestExtentHeaderBitFlips(t *testing.T) {
 }
 
 func TestExtentHeaderTruncated(t *testing.T) {
-	enc := sampleExtentHeader().AppendTo(nil)
+	h0 := sampleExtentHeader()
+	enc := h0.AppendTo(nil)
 	for n := range ExtentHeaderSize {
 		if _, err := DecodeExtentHeader(enc[:n]); !errors.Is(err, ErrExtentHeader) {
 			t.Fatalf("%d bytes: %v, want ErrExtentHeader", n, err)
@@ -87,7 +89,8 @@ func TestExtentHeaderKinds(t *testing.T) {
 		t.Fatalf("zeros: %v", err)
 	}
 	for k := range 256 {
-		b := sampleExtentHeader().AppendTo(nil)
+		h0 := sampleExtentHeader()
+		b := h0.AppendTo(nil)
 		b[4] = byte(k)
 		resealExtentHeader(b)
 		h, err := DecodeExtentHeader(b)

@@ -91,7 +91,8 @@ func TestMetaBitFlips(t *testing.T) {
 }
 
 func TestMetaTruncated(t *testing.T) {
-	enc := sampleMeta().AppendTo(nil)
+	m0 := sampleMeta()
+	enc := m0.AppendTo(nil)
 	for n := range MetaSize {
 		if _, err := DecodeMeta(enc[:n]); !errors.Is(err, ErrMetaCorrupt) {
 			t.Fatalf("%d bytes: %v, want ErrMetaCorrupt", n, err)
@@ -122,7 +123,8 @@ func TestMetaFields(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := sampleMeta().AppendTo(nil)
+			m0 := sampleMeta()
+			b := m0.AppendTo(nil)
 			tt.edit(b)
 			if _, err := DecodeMeta(b); !errors.Is(err, tt.want) {
 				t.Fatalf("got %v, want %v", err, tt.want)

@@ -1,10 +1,12 @@
 package vfs
 
 import (
-	"bytes"
+	"encoding/binary"
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
+	"unsafe"
 )
 
 // sectorSize is the unit a disk writes atomically: a torn write keeps some
@@ -28,7 +30,7 @@ func (n *memNode) sync() {
 	// A mapped page may have been stored to since; like msync, Sync takes
 	// its current contents.
 	for pn := range n.mapped {
-		d := *n.pages[pn]
+		d := loadMapped(n.pages[pn])
 		n.durable[pn] = &d
 	}
 	n.durableSize = n.size
@@ -109,10 +111,22 @@ func (n *memNode) crashWrites() []memWrite {
 		off := pn * memPageSize
 		end := min(off+memPageSize, n.size)
 		if off < end {
-			ws = append(ws, memWrite{off: off, end: end, data: bytes.Clone(n.pages[pn][:end-off])})
+			pg := loadMapped(n.pages[pn])
+			ws = append(ws, memWrite{off: off, end: end, data: pg[:end-off]})
 		}
 	}
 	return ws
+}
+
+// loadMapped copies a mapped page with atomic loads of its 8-byte words:
+// the Files that mapped it store to it atomically, without the node's lock,
+// while Sync or Crash copies it.
+func loadMapped(pg *memPage) memPage {
+	var c memPage
+	for i := 0; i < memPageSize; i += 8 {
+		binary.NativeEndian.PutUint64(c[i:], atomic.LoadUint64((*uint64)(unsafe.Pointer(&pg[i]))))
+	}
+	return c
 }
 
 func clonePages(pages map[int64]*memPage) map[int64]*memPage {
