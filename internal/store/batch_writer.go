@@ -207,5 +207,5 @@ func (w *batchWriter) touch(k partitionKey) {
 
 // payloadOffset is the file offset of byte pos of extent e's payload.
 func (s *Store) payloadOffset(e uint32, pos uint32) int64 {
-	return format.ExtentOffset(e, s.meta.ExtentSize) + format.ExtentHeaderSize + int64(pos)
+	return format.ExtentOffset(e, s.extentSize) + format.ExtentHeaderSize + int64(pos)
 }

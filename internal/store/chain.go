@@ -64,7 +64,14 @@ func (r *chainReader) next() (format.Record, error) {
 		if err != nil {
 			// A record may run past what was read: read again from its start,
 			// with room for its whole length, unless this read was already
-			// everything to the end of the extent.
+			// everything to the end of the extent. Its frame, which holds the
+			// length, may itself be cut short.
+			if len(b) < format.RecordFrameSize && r.bufStart+uint32(len(r.buf)) < payload {
+				if err := r.fill(r.at.pos, format.RecordFrameSize); err != nil {
+					return format.Record{}, err
+				}
+				continue
+			}
 			if len(b) >= format.RecordFrameSize && r.bufStart+uint32(len(r.buf)) < payload {
 				if want := uint64(leUint32(b)) + format.RecordFrameSize; want > uint64(len(b)) && want <= uint64(payload-r.at.pos) {
 					if err := r.fill(r.at.pos, uint32(want)); err != nil {

@@ -73,6 +73,45 @@ func (s *Store) checkpoint() error {
 	return nil
 }
 
+// adoptCheckpoint finishes the checkpoint of a writer that died after its
+// meta page named the new checkpoint (step 3) and before the journal record
+// that tells the other processes (step 4): without that record, the states
+// of the processes that had the file open would hold the new checkpoint's
+// extents free, and the next writer among them would overwrite the
+// checkpoint the meta page names. It runs with the writer lock, after
+// catching up: the journal then ends right after the checkpoint's LSN, at
+// the start of the extent the meta page names, where the record belongs.
+// (A process that opened the file since, from that meta page, knows the
+// checkpoint; the record it writes then changes nothing of its own state.)
+func (s *Store) adoptCheckpoint() error {
+	if s.jpos.pos != 0 {
+		return nil
+	}
+	if err := s.readMeta(); err != nil {
+		return err
+	}
+	m := s.meta
+	if m.CheckpointLSN != s.st.lsn || m.JournalExtent != s.jpos.extent || m.CheckpointExtent == format.NoExtent {
+		return nil
+	}
+	ckpt := newState(m.ExtentSize)
+	if err := s.loadCheckpoint(ckpt); err != nil {
+		return err
+	}
+	w := s.newBatchWriter()
+	done := format.Checkpoint{LSN: m.CheckpointLSN, JournalExtent: m.JournalExtent, Extents: ckpt.ckpt}
+	if err := w.record(opSizeLimit+5*len(done.Extents), func(w *batchWriter) error { return w.emit(done) }); err != nil {
+		return err
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	s.publish(nil, w.lastLSN)
+	s.ckptLen = 0
+	s.opts.Logger.Info("spool: finished the checkpoint of a process that died writing it", "file", s.path, "lsn", m.CheckpointLSN)
+	return nil
+}
+
 // continueJournal ends the current journal extent with a record that
 // continues the chain in a fresh one.
 func (w *batchWriter) continueJournal() error {

@@ -66,15 +66,64 @@ func (s *Store) rebuild(limit uint64, check bool) (*loaded, error) {
 		l.synced = max(l.synced, x.SyncedLSN)
 	}
 	l.next = at
-	for _, x := range recs {
-		if check && x.r.LSN > l.synced {
-			if err := s.checkRecord(st, x.r); err != nil {
-				s.opts.Logger.Warn("spool: recovery cuts the journal at a commit that did not reach the disk whole",
-					"file", s.path, "lsn", x.r.LSN, "reason", err)
-				l.cut = true
-				break
+	keep := len(recs)
+	if check {
+		// Second pass: check what the records after the last one known
+		// durable point at, and keep the longest prefix in which every
+		// failed check is excused. A check fails where the bytes never
+		// reached the disk, but also where a later record freed the extent
+		// and, that free synced, the extent was reused and written over
+		// before any record that survived claimed the sync. A record after
+		// the failed one, inside the prefix, that frees the same extent
+		// excuses the failure: the prefix never reads those bytes.
+		frees := map[uint32][]int{} // the records that free each extent
+		for i, x := range recs {
+			for or := format.NewOpReader(x.r.Ops); ; {
+				op, err := or.Next()
+				if op == nil || err != nil {
+					break
+				}
+				if o, ok := op.(format.ExtentFree); ok {
+					frees[o.Extent] = append(frees[o.Extent], i)
+				}
 			}
 		}
+		type failure struct {
+			at, excused int // the record, and the first later one that frees the extent
+			err         error
+		}
+		var fails []failure
+		for i, x := range recs {
+			if x.r.LSN <= l.synced {
+				continue
+			}
+			s.checkRecord(x.r, func(e uint32, err error) {
+				f := failure{at: i, excused: len(recs), err: err}
+				for _, j := range frees[e] {
+					if j > i {
+						f.excused = j
+						break
+					}
+				}
+				fails = append(fails, f)
+			})
+		}
+		var reason failure
+		for changed := true; changed; {
+			changed = false
+			for _, f := range fails {
+				if f.at < keep && f.excused >= keep {
+					keep, reason, changed = f.at, f, true
+				}
+			}
+		}
+		if keep < len(recs) {
+			s.opts.Logger.Warn("spool: recovery cuts the journal at a commit that did not reach the disk whole",
+				"file", s.path, "lsn", recs[keep].r.LSN, "reason", reason.err)
+			l.cut = true
+		}
+	}
+	for _, x := range recs[:keep] {
 		if err := applyRecord(st, x.r); err != nil {
 			return nil, fmt.Errorf("%w: journal record %d: %v", ErrCorrupt, x.r.LSN, err)
 		}
@@ -105,28 +154,30 @@ func applyRecord(st *state, r format.Record) error {
 }
 
 // checkRecord verifies that what record r publishes is on disk: the header
-// of every extent it allocates and every batch it appends.
-func (s *Store) checkRecord(st *state, r format.Record) error {
+// of every extent it allocates and every batch it appends. It calls bad for
+// each extent that fails, with format.NoExtent when the operations do not
+// decode.
+func (s *Store) checkRecord(r format.Record, bad func(extent uint32, err error)) {
 	or := format.NewOpReader(r.Ops)
 	for {
 		op, err := or.Next()
 		if err != nil {
-			return err
+			bad(format.NoExtent, err)
+			return
 		}
 		switch o := op.(type) {
 		case nil:
-			return nil
+			return
 		case format.ExtentAlloc:
 			h, err := s.readExtentHeader(o.Extent)
 			if err != nil {
-				return err
-			}
-			if h.Kind != format.KindData || h.Generation != o.Generation || h.Topic != o.Topic || h.Partition != o.Partition || h.Base != o.BaseOffset {
-				return fmt.Errorf("extent %d header does not match its allocation", o.Extent)
+				bad(o.Extent, err)
+			} else if h.Kind != format.KindData || h.Generation != o.Generation || h.Topic != o.Topic || h.Partition != o.Partition || h.Base != o.BaseOffset {
+				bad(o.Extent, fmt.Errorf("extent %d header does not match its allocation", o.Extent))
 			}
 		case format.Append:
 			if err := s.checkAppend(o); err != nil {
-				return err
+				bad(o.Extent, err)
 			}
 		}
 	}
@@ -167,7 +218,7 @@ func (s *Store) checkAppend(o format.Append) error {
 
 func (s *Store) readExtentHeader(e uint32) (format.ExtentHeader, error) {
 	var b [format.ExtentHeaderSize]byte
-	if err := readFull(s.f, b[:], format.ExtentOffset(e, s.meta.ExtentSize)); err != nil {
+	if err := readFull(s.f, b[:], format.ExtentOffset(e, s.extentSize)); err != nil {
 		return format.ExtentHeader{}, err
 	}
 	return format.DecodeExtentHeader(b[:])
@@ -246,7 +297,10 @@ func (s *Store) recover() error {
 			return err
 		}
 	}
-	if l.st.lsn > l.synced && !s.opts.ReadOnly {
+	// After a cut, sync even when every record kept is known durable: the
+	// zeroed frame must be, or a later crash could bring the bad record
+	// back, now with whatever the next writer puts where its data was.
+	if (l.cut || l.st.lsn > l.synced) && !s.opts.ReadOnly {
 		if err := s.f.Sync(); err != nil {
 			return err
 		}

@@ -72,17 +72,23 @@ func (s *Store) retentionRequest() *request {
 			cuts = cuts[:len(cuts)-1]
 		}
 	}
-	return &request{estimate: estimate, durability: DurabilityNone, plan: func(w *batchWriter) error {
+	// done is buffered: nobody waits for the sweep's outcome, and commitGroup
+	// must not block sending it.
+	return &request{estimate: estimate, durability: DurabilityNone, done: make(chan error, 1), plan: func(w *batchWriter) error {
 		return w.truncate(cuts)
 	}}
 }
 
-// truncate emits the operations of truncations planned on the current state.
+// truncate emits the operations of truncations. A retention sweep plans them
+// before the writer lock, on a state that may since have taken in another
+// process's commits, and its own sweep among them: so a partition that is
+// gone is skipped, the log start never moves back, and only extents wholly
+// before the log start are freed, at most as many as planned.
 func (w *batchWriter) truncate(cuts []truncation) error {
 	for _, c := range cuts {
 		p, err := w.s.st.partition(c.topic, c.partition)
 		if err != nil {
-			return err
+			continue // deleted since
 		}
 		if c.logStart > p.logStart {
 			if err := w.emit(format.LogStart{Topic: c.topic, Partition: c.partition, Offset: c.logStart}); err != nil {
@@ -91,6 +97,9 @@ func (w *batchWriter) truncate(cuts []truncation) error {
 			w.touch(partitionKey{c.topic, c.partition})
 		}
 		for range c.free {
+			if len(p.segments) == 0 || p.segments[0].next > p.logStart && p.segments[0].size > 0 {
+				break
+			}
 			if err := w.emit(format.ExtentFree{Extent: p.segments[0].extent}); err != nil {
 				return err
 			}

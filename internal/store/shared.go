@@ -29,7 +29,7 @@ const (
 )
 
 func (p sharedPage) word(i int) *uint64 {
-	_ = p.b[(i+1)*8-1]
+	_ = p.b[i*8 : (i+1)*8] // a bounds check that, unlike an index, reads no byte the race detector would see
 	return (*uint64)(unsafe.Pointer(&p.b[i*8]))
 }
 

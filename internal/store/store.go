@@ -37,8 +37,11 @@ type Store struct {
 	path string
 	f    vfs.File
 	opts Options
-	meta format.Meta
-	pg   sharedPage
+	meta format.Meta // the writer's and catch-up's: checkpoints rewrite it
+	// extentSize is meta.ExtentSize, fixed at open, for the code that reads
+	// it without catchMu (readers, callers of submit).
+	extentSize uint32
+	pg         sharedPage
 
 	// catchMu serializes the journal position: catching up on records other
 	// processes wrote, and writing new ones.
@@ -128,6 +131,7 @@ func (s *Store) open() error {
 	if err := s.readMeta(); err != nil {
 		return err
 	}
+	s.extentSize = s.meta.ExtentSize
 	if size < format.ExtentsStart {
 		if s.opts.ReadOnly {
 			return fmt.Errorf("%w: %d bytes, shorter than its header", ErrCorrupt, size)

@@ -52,7 +52,7 @@ func (s *Store) planTimeRead(topic string, partition int32, ts int64, skip int) 
 			skip--
 			continue
 		}
-		plan.extent, plan.generation, plan.end = sg.extent, sg.generation, sg.visible
+		plan.extent, plan.generation, plan.end, plan.first = sg.extent, sg.generation, sg.visible, sg.base
 		return plan, false, nil
 	}
 	return plan, true, nil

@@ -39,7 +39,7 @@ func (s *Store) CreateTopic(ctx context.Context, name string, partitions int, co
 		return fmt.Errorf("%w: %d partitions; want 1 to %d", ErrInvalidTopic, partitions, MaxPartitions)
 	}
 	entries := mergeConfig(nil, config)
-	if _, err := ParseTopicConfig(entries, s.meta.ExtentSize); err != nil {
+	if _, err := ParseTopicConfig(entries, s.extentSize); err != nil {
 		return err
 	}
 	estimate := opSizeLimit + len(name)
