@@ -128,7 +128,11 @@ func (s *Store) rebuild(limit uint64, check bool) (*loaded, error) {
 			return nil, fmt.Errorf("%w: journal record %d: %v", ErrCorrupt, x.r.LSN, err)
 		}
 		l.next = x.end
-		l.journal += int64(format.RecordSize(len(x.r.Ops)))
+		if x.r.LSN > m.CheckpointLSN+1 {
+			// The first record after a checkpoint announces it; a file
+			// closed right after a checkpoint has nothing to checkpoint.
+			l.journal += int64(format.RecordSize(len(x.r.Ops)))
+		}
 	}
 	l.st = st
 	return l, nil

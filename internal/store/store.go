@@ -120,7 +120,7 @@ func (s *Store) open() error {
 	if err != nil {
 		return err
 	}
-	if size == 0 {
+	if size == 0 || alone && s.unfinished(size) {
 		if s.opts.ReadOnly {
 			return fmt.Errorf("%w: the file is empty", format.ErrNotSpool)
 		}
@@ -165,7 +165,7 @@ func (s *Store) create() error {
 		return err
 	}
 	defer s.f.Unlock(lockWriter, 1)
-	if size, err := s.f.Size(); err != nil || size != 0 {
+	if size, err := s.f.Size(); err != nil || size != 0 && !s.unfinished(size) {
 		return err
 	}
 	m := format.Meta{ExtentSize: s.opts.ExtentSize, Sequence: 1, Created: s.opts.Now().UnixNano(),
@@ -193,6 +193,26 @@ func (s *Store) create() error {
 func (s *Store) writeMeta(m format.Meta) error {
 	_, err := s.f.WriteAt(m.AppendTo(nil), int64(m.Sequence%2)*format.PageSize)
 	return err
+}
+
+// unfinished reports whether a file of size bytes is what a process killed
+// while creating it leaves: no larger than a header and one extent, with
+// both meta pages still zero, since create writes the meta page last. Such a
+// file holds nothing and is created again.
+func (s *Store) unfinished(size int64) bool {
+	if size > format.ExtentsStart+format.MaxExtentSize {
+		return false
+	}
+	buf := make([]byte, 2*format.PageSize)
+	if err := readFull(s.f, buf, 0); err != nil {
+		return false
+	}
+	for _, b := range buf {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // readMeta reads both meta pages and keeps the valid one with the higher
