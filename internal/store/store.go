@@ -196,20 +196,28 @@ func (s *Store) writeMeta(m format.Meta) error {
 }
 
 // unfinished reports whether a file of size bytes is what a process killed
-// while creating it leaves: no larger than a header and one extent, with
-// both meta pages still zero, since create writes the meta page last. Such a
-// file holds nothing and is created again.
+// while creating it leaves: no larger than a header and one extent, and zero
+// but for the header of extent 0 (create writes the meta page last). Such a
+// file holds no data and is created again.
 func (s *Store) unfinished(size int64) bool {
 	if size > format.ExtentsStart+format.MaxExtentSize {
 		return false
 	}
-	buf := make([]byte, 2*format.PageSize)
-	if err := readFull(s.f, buf, 0); err != nil {
-		return false
-	}
-	for _, b := range buf {
-		if b != 0 {
+	buf := make([]byte, min(size, 1<<20))
+	for off := int64(0); off < size; off += int64(len(buf)) {
+		b := buf[:min(int64(len(buf)), size-off)]
+		if err := readFull(s.f, b, off); err != nil {
 			return false
+		}
+		if off == 0 && len(b) >= format.ExtentsStart+format.ExtentHeaderSize {
+			if _, err := format.DecodeExtentHeader(b[format.ExtentsStart:]); err == nil {
+				clear(b[format.ExtentsStart : format.ExtentsStart+format.ExtentHeaderSize])
+			}
+		}
+		for _, c := range b {
+			if c != 0 {
+				return false
+			}
 		}
 	}
 	return true
