@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/spooldb/spool/internal/store"
 )
 
 // errDamaged makes the command exit 1 after its report.
@@ -20,25 +22,22 @@ that offsets run on without gaps.`,
 		Example: "  spool -f events.spool check",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.open(true)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			r, err := s.Check(cmd.Context(), nil)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			for _, p := range r.Problems {
-				fmt.Fprintln(out, "damaged:", p)
-			}
-			fmt.Fprintf(out, "%d partitions, %d extents, %d batches, %d bytes checked, %d problems\n",
-				r.Partitions, r.Extents, r.Batches, r.Bytes, len(r.Problems))
-			if len(r.Problems) > 0 {
-				return errDamaged
-			}
-			return nil
+			return g.with(true, func(s *store.Store) error {
+				r, err := s.Check(cmd.Context(), nil)
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				for _, p := range r.Problems {
+					fmt.Fprintln(out, "damaged:", p)
+				}
+				fmt.Fprintf(out, "%d partitions, %d extents, %d batches, %d bytes checked, %d problems\n",
+					r.Partitions, r.Extents, r.Batches, r.Bytes, len(r.Problems))
+				if len(r.Problems) > 0 {
+					return errDamaged
+				}
+				return nil
+			})
 		},
 	}
 }

@@ -28,19 +28,16 @@ printed, so the next run goes on where this one stopped.`,
   spool -f events.spool consume orders --group billing --follow`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.open(group == "")
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			c := &consumer{s: s, topic: args[0], group: group, limit: count, out: bufio.NewWriter(cmd.OutOrStdout())}
-			if err := c.run(cmd.Context(), from, partition, follow); err != nil && !errors.Is(err, context.Canceled) {
-				return err
-			}
-			if err := c.out.Flush(); err != nil {
-				return err
-			}
-			return s.Close()
+			return g.with(group == "", func(s *store.Store) error {
+				c := &consumer{s: s, topic: args[0], group: group, limit: count, out: bufio.NewWriter(cmd.OutOrStdout())}
+				if err := c.run(cmd.Context(), from, partition, follow); err != nil && !errors.Is(err, context.Canceled) {
+					return err
+				}
+				if err := c.out.Flush(); err != nil {
+					return err
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&group, "group", "g", "", "consume as this consumer group, committing its progress")

@@ -17,19 +17,16 @@ func newGroup(g *globals) *cobra.Command {
 		Short: "List consumer groups",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.open(true)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			groups, err := s.Groups()
-			if err != nil {
-				return err
-			}
-			for _, name := range groups {
-				fmt.Fprintln(cmd.OutOrStdout(), name)
-			}
-			return nil
+			return g.with(true, func(s *store.Store) error {
+				groups, err := s.Groups()
+				if err != nil {
+					return err
+				}
+				for _, name := range groups {
+					fmt.Fprintln(cmd.OutOrStdout(), name)
+				}
+				return nil
+			})
 		},
 	}
 	describe := &cobra.Command{
@@ -38,12 +35,9 @@ func newGroup(g *globals) *cobra.Command {
 		Example: "  spool -f events.spool group describe billing",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.open(true)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			return printLag(cmd.OutOrStdout(), s, args[0])
+			return g.with(true, func(s *store.Store) error {
+				return printLag(cmd.OutOrStdout(), s, args[0])
+			})
 		},
 	}
 	cmd.AddCommand(list, describe)

@@ -43,6 +43,19 @@ the way SQLite keeps a database. Name the file with --file (or SPOOL_FILE).`,
 	return root
 }
 
+// with opens the file the flags name, runs fn on it and closes it.
+func (g *globals) with(readOnly bool, fn func(s *store.Store) error) error {
+	s, err := g.open(readOnly)
+	if err != nil {
+		return err
+	}
+	if err := fn(s); err != nil {
+		s.Close()
+		return err
+	}
+	return s.Close()
+}
+
 // open opens the file the flags name.
 func (g *globals) open(readOnly bool) (*store.Store, error) {
 	if g.file == "" {

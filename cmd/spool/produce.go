@@ -28,29 +28,26 @@ func newProduce(g *globals) *cobra.Command {
   spool -f events.spool produce orders --partition 2 --value '{"id": 7}'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.open(false)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			t, err := s.Topic(args[0])
-			if err != nil {
-				return err
-			}
-			p := &producer{s: s, cmd: cmd, topic: args[0], partitions: int32(len(t.Partitions)), partition: partition}
-			if partition >= p.partitions {
-				return fmt.Errorf("--partition %d: topic %s has partitions 0 to %d", partition, args[0], p.partitions-1)
-			}
-			if cmd.Flags().Changed("value") {
-				p.add([]byte(value))
-			} else if err := p.lines(cmd.InOrStdin()); err != nil {
-				return err
-			}
-			if err := p.flush(); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "produced %d records to %s\n", p.count, args[0])
-			return s.Close()
+			return g.with(false, func(s *store.Store) error {
+				t, err := s.Topic(args[0])
+				if err != nil {
+					return err
+				}
+				p := &producer{s: s, cmd: cmd, topic: args[0], partitions: int32(len(t.Partitions)), partition: partition}
+				if partition >= p.partitions {
+					return fmt.Errorf("--partition %d: topic %s has partitions 0 to %d", partition, args[0], p.partitions-1)
+				}
+				if cmd.Flags().Changed("value") {
+					p.add([]byte(value))
+				} else if err := p.lines(cmd.InOrStdin()); err != nil {
+					return err
+				}
+				if err := p.flush(); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "produced %d records to %s\n", p.count, args[0])
+				return nil
+			})
 		},
 	}
 	cmd.Flags().Int32VarP(&partition, "partition", "p", -1, "the partition (default: batches go round-robin)")

@@ -25,16 +25,13 @@ func newTopic(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := g.open(false)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			if err := s.CreateTopic(cmd.Context(), args[0], partitions, entries); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "created topic %s with %d partitions\n", args[0], partitions)
-			return s.Close()
+			return g.with(false, func(s *store.Store) error {
+				if err := s.CreateTopic(cmd.Context(), args[0], partitions, entries); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "created topic %s with %d partitions\n", args[0], partitions)
+				return nil
+			})
 		},
 	}
 	create.Flags().IntVarP(&partitions, "partitions", "p", 1, "number of partitions")
@@ -44,19 +41,16 @@ func newTopic(g *globals) *cobra.Command {
 		Short: "List topics",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.open(true)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			topics, err := s.Topics()
-			if err != nil {
-				return err
-			}
-			for _, t := range topics {
-				fmt.Fprintln(cmd.OutOrStdout(), t.Name)
-			}
-			return nil
+			return g.with(true, func(s *store.Store) error {
+				topics, err := s.Topics()
+				if err != nil {
+					return err
+				}
+				for _, t := range topics {
+					fmt.Fprintln(cmd.OutOrStdout(), t.Name)
+				}
+				return nil
+			})
 		},
 	}
 	describe := &cobra.Command{
@@ -64,25 +58,22 @@ func newTopic(g *globals) *cobra.Command {
 		Short: "Show a topic's partitions, offsets and configuration",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.open(true)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			t, err := s.Topic(args[0])
-			if err != nil {
-				return err
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintf(w, "topic %s\tpartitions %d\n", t.Name, len(t.Partitions))
-			for _, e := range t.Overrides {
-				fmt.Fprintf(w, "config %s=%s\t\n", e.Name, e.Value)
-			}
-			fmt.Fprintln(w, "PARTITION\tLOG-START-OFFSET\tLOG-END-OFFSET\tBYTES\tEXTENTS")
-			for _, p := range t.Partitions {
-				fmt.Fprintf(w, "%d\t%d\t%d\t%d\t%d\n", p.Partition, p.LogStartOffset, p.HighWatermark, p.Bytes, p.Extents)
-			}
-			return w.Flush()
+			return g.with(true, func(s *store.Store) error {
+				t, err := s.Topic(args[0])
+				if err != nil {
+					return err
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintf(w, "topic %s\tpartitions %d\n", t.Name, len(t.Partitions))
+				for _, e := range t.Overrides {
+					fmt.Fprintf(w, "config %s=%s\t\n", e.Name, e.Value)
+				}
+				fmt.Fprintln(w, "PARTITION\tLOG-START-OFFSET\tLOG-END-OFFSET\tBYTES\tEXTENTS")
+				for _, p := range t.Partitions {
+					fmt.Fprintf(w, "%d\t%d\t%d\t%d\t%d\n", p.Partition, p.LogStartOffset, p.HighWatermark, p.Bytes, p.Extents)
+				}
+				return w.Flush()
+			})
 		},
 	}
 	cmd.AddCommand(create, list, describe)

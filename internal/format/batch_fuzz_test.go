@@ -63,17 +63,7 @@ func FuzzValidateBatch(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var r BatchRecord
-		n := int32(0)
-		for it.Next(&r) {
-			if r.Offset < h.BaseOffset || r.Offset > h.LastOffset() {
-				t.Fatalf("offset %d outside [%d, %d]", r.Offset, h.BaseOffset, h.LastOffset())
-			}
-			n++
-		}
-		if it.Err() != nil || n != h.RecordCount {
-			t.Fatalf("%d of %d records: %v", n, h.RecordCount, it.Err())
-		}
+		checkIterWithin(t, &it, h)
 	})
 }
 

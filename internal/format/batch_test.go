@@ -675,17 +675,7 @@ func TestMutations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var r BatchRecord
-		n := int32(0)
-		for it.Next(&r) {
-			if r.Offset < h.BaseOffset || r.Offset > h.LastOffset() {
-				t.Fatalf("offset %d outside [%d, %d]", r.Offset, h.BaseOffset, h.LastOffset())
-			}
-			n++
-		}
-		if it.Err() != nil || n != h.RecordCount {
-			t.Fatalf("%d of %d records: %v", n, h.RecordCount, it.Err())
-		}
+		checkIterWithin(t, &it, h)
 	}
 }
 
@@ -725,5 +715,22 @@ func TestBuilderAllocs(t *testing.T) {
 	build() // grow the buffers once
 	if a := testing.AllocsPerRun(100, build); a != 0 {
 		t.Fatalf("%v allocations per batch once grown", a)
+	}
+}
+
+// checkIterWithin iterates every record of a validated batch and checks that
+// each offset lies inside the batch and the count matches its header.
+func checkIterWithin(t *testing.T, it *RecordIter, h BatchHeader) {
+	t.Helper()
+	var r BatchRecord
+	n := int32(0)
+	for it.Next(&r) {
+		if r.Offset < h.BaseOffset || r.Offset > h.LastOffset() {
+			t.Fatalf("offset %d outside [%d, %d]", r.Offset, h.BaseOffset, h.LastOffset())
+		}
+		n++
+	}
+	if it.Err() != nil || n != h.RecordCount {
+		t.Fatalf("%d of %d records: %v", n, h.RecordCount, it.Err())
 	}
 }

@@ -245,20 +245,23 @@ func (id pcID) value(rng *rand.Rand) string {
 func parseID(v string) (pcID, bool) {
 	var id pcID
 	f := strings.SplitN(v, ".", 5)
-	if len(f) != 5 {
-		return id, false
-	}
-	for k, p := range []*int{&id.w, &id.seq, &id.j, &id.i} {
-		if len(f[k]) < 2 || f[k][0] != "wsji"[k] {
-			return id, false
+	return id, len(f) == 5 && parseTagged(f, "wsji", &id.w, &id.seq, &id.j, &id.i)
+}
+
+// parseTagged parses fields[k] as the letter tags[k] followed by a number
+// into *into[k].
+func parseTagged(fields []string, tags string, into ...*int) bool {
+	for k, p := range into {
+		if len(fields[k]) < 2 || fields[k][0] != tags[k] {
+			return false
 		}
-		n, err := strconv.Atoi(f[k][1:])
+		n, err := strconv.Atoi(fields[k][1:])
 		if err != nil {
-			return id, false
+			return false
 		}
 		*p = n
 	}
-	return id, true
+	return true
 }
 
 type pcWorker struct {

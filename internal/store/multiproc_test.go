@@ -414,20 +414,7 @@ func (id kvID) String() string { return fmt.Sprintf("c%d.g%d.s%d.i%d", id.round,
 func parseKV(v string) (kvID, bool) {
 	var id kvID
 	f := strings.SplitN(v, ".", 5)
-	if len(f) < 4 {
-		return id, false
-	}
-	for k, p := range []*int{&id.round, &id.g, &id.seq, &id.i} {
-		if len(f[k]) < 2 || f[k][0] != "cgsi"[k] {
-			return id, false
-		}
-		n, err := strconv.Atoi(f[k][1:])
-		if err != nil {
-			return id, false
-		}
-		*p = n
-	}
-	return id, true
+	return id, len(f) >= 4 && parseTagged(f, "cgsi", &id.round, &id.g, &id.seq, &id.i)
 }
 
 // childKillWriter commits from several goroutines until it is killed, and

@@ -63,15 +63,24 @@ func memOpts(fs vfs.FS) Options {
 	return Options{FS: fs, ExtentSize: format.MinExtentSize}
 }
 
-func TestProduceReadReopen(t *testing.T) {
-	fs := vfs.NewMem()
+// openWithTopic opens file "f" of fs and creates topic "t" with partitions
+// partitions that keeps its records forever: the tests' timestamps are from
+// 1970, which the default retention would expire.
+func openWithTopic(t *testing.T, fs vfs.FS, partitions int) *Store {
+	t.Helper()
 	s, err := Open("f", memOpts(fs))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateTopic(ctx, "t", 2, nil); err != nil {
+	if err := s.CreateTopic(ctx, "t", partitions, []format.ConfigEntry{{Name: ConfigRetentionMs, Value: "-1"}}); err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+func TestProduceReadReopen(t *testing.T) {
+	fs := vfs.NewMem()
+	s := openWithTopic(t, fs, 2)
 	if err := s.CreateTopic(ctx, "t", 2, nil); !errors.Is(err, ErrTopicExists) {
 		t.Fatalf("second create: %v, want ErrTopicExists", err)
 	}
@@ -109,7 +118,7 @@ func TestProduceReadReopen(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open("f", memOpts(fs))
+	s, err := Open("f", memOpts(fs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,14 +156,8 @@ func TestOSFile(t *testing.T) {
 }
 
 func TestOffsetForTime(t *testing.T) {
-	s, err := Open("f", memOpts(vfs.NewMem()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openWithTopic(t, vfs.NewMem(), 1)
 	defer s.Close()
-	if err := s.CreateTopic(ctx, "t", 1, nil); err != nil {
-		t.Fatal(err)
-	}
 	// Ten batches of ten records; record i is stamped 1000+10*i.
 	for b := range 10 {
 		var bb format.BatchBuilder
@@ -176,14 +179,8 @@ func TestOffsetForTime(t *testing.T) {
 
 func TestCheckFindsDamage(t *testing.T) {
 	fs := vfs.NewMem()
-	s, err := Open("f", memOpts(fs))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openWithTopic(t, fs, 1)
 	defer s.Close()
-	if err := s.CreateTopic(ctx, "t", 1, nil); err != nil {
-		t.Fatal(err)
-	}
 	for i := range 20 {
 		if _, err := s.Commit(ctx, &Txn{Appends: []Append{{Topic: "t", Batches: batch(fmt.Sprint(i), 50)}}}); err != nil {
 			t.Fatal(err)
