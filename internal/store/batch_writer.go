@@ -125,7 +125,10 @@ func (w *batchWriter) journalRoom(estimate int) error {
 // for a sync to become reusable, it syncs rather than grow the file.
 func (w *batchWriter) takeExtent() (uint32, uint64, error) {
 	s := w.s
-	if len(s.st.free) == 0 && len(s.st.pending) > 0 {
+	s.mu.RLock()
+	reuse := len(s.st.free) == 0 && len(s.st.pending) > 0
+	s.mu.RUnlock()
+	if reuse {
 		if err := s.syncIfBehind(); err != nil {
 			return 0, 0, err
 		}
@@ -187,12 +190,30 @@ func (w *batchWriter) flush() error {
 			return err
 		}
 	}
-	w.s.unsynced += int64(len(w.data) + len(w.jdata))
+	w.s.unsynced.Add(int64(len(w.data) + len(w.jdata)))
 	if w.lastLSN != 0 {
-		w.s.flushed = w.lastLSN
+		w.s.flushed.Store(w.lastLSN)
 		w.s.pg.raise(wordWritten, w.lastLSN)
 	}
 	return nil
+}
+
+// pubs returns what publishing the group makes visible of each partition it
+// touched. It runs right after the group is planned, before the next.
+func (w *batchWriter) pubs() []pub {
+	out := make([]pub, 0, len(w.touched))
+	for _, k := range w.touched {
+		p, err := w.s.st.partition(k.topic, k.partition)
+		if err != nil {
+			continue // deleted by the group
+		}
+		pb := pub{key: k, next: p.next, extent: format.NoExtent}
+		if n := len(p.segments); n > 0 {
+			pb.extent, pb.size = p.segments[n-1].extent, p.segments[n-1].size
+		}
+		out = append(out, pb)
+	}
+	return out
 }
 
 // touch records that partition k's high watermark moves with this group.

@@ -45,9 +45,8 @@ func (s *Store) checkpoint() error {
 	if err := s.f.Sync(); err != nil {
 		return err
 	}
-	s.synced.Store(s.flushed)
-	s.unsynced = 0
-	s.pg.raise(wordSynced, s.flushed)
+	s.unsynced.Store(0)
+	s.raiseSynced(s.flushed.Load())
 	m := s.meta
 	m.Sequence++
 	m.CheckpointLSN, m.CheckpointExtent, m.CheckpointChecksum = lsn, extents[0], sum

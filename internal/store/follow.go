@@ -49,7 +49,7 @@ func (s *Store) follow(limit uint64) error {
 	r := newChainReader(s.f, s.meta.ExtentSize, format.KindJournal, s.jpos)
 	r.buf = s.jbuf
 	defer func() { s.jbuf = r.buf }()
-	var touched []partitionKey
+	var pubs []pub
 	checkpointed := false
 	for r.at.lsn <= limit {
 		rec, err := r.next()
@@ -65,7 +65,7 @@ func (s *Store) follow(limit uint64) error {
 		if err != nil {
 			return fmt.Errorf("%w: journal record %d written by another process: %v", ErrCorrupt, rec.LSN, err)
 		}
-		touched, checkpointed = recordTouches(rec.Ops, touched, checkpointed)
+		pubs, checkpointed = recordPubs(rec.Ops, pubs, checkpointed)
 		s.jpos = r.at
 		s.ckptLen += int64(format.RecordSize(len(rec.Ops)))
 	}
@@ -81,28 +81,24 @@ func (s *Store) follow(limit uint64) error {
 	s.mu.Lock()
 	s.st.settle(s.syncedHint())
 	s.mu.Unlock()
-	s.publishPartitions(touched)
+	s.publishPartitions(pubs)
 	return nil
 }
 
-// recordTouches adds the partitions whose log end a record moves, and whether
-// it records a checkpoint.
-func recordTouches(ops []byte, touched []partitionKey, checkpointed bool) ([]partitionKey, bool) {
+// recordPubs adds what publishing a record makes visible, and whether it
+// records a checkpoint.
+func recordPubs(ops []byte, pubs []pub, checkpointed bool) ([]pub, bool) {
 	or := format.NewOpReader(ops)
 	for {
 		op, err := or.Next()
 		if op == nil || err != nil {
-			return touched, checkpointed
+			return pubs, checkpointed
 		}
 		switch o := op.(type) {
 		case format.Append:
-			touched = append(touched, partitionKey{o.Topic, o.Partition})
+			pubs = append(pubs, pub{key: partitionKey{o.Topic, o.Partition}, next: o.NextOffset, extent: o.Extent, size: o.End})
 		case format.LogStart:
-			touched = append(touched, partitionKey{o.Topic, o.Partition})
-		case format.TopicCreate:
-			for i := range o.Partitions {
-				touched = append(touched, partitionKey{o.ID, i})
-			}
+			pubs = append(pubs, pub{key: partitionKey{o.Topic, o.Partition}, extent: format.NoExtent})
 		case format.Checkpoint:
 			checkpointed = true
 		}

@@ -118,17 +118,19 @@ func (s *Store) DeleteRecords(ctx context.Context, topic string, partition int32
 		if err != nil {
 			return err
 		}
+		// The log end, not the published high watermark: the groups that
+		// the difference belongs to are published before this one.
 		if offset == -1 {
-			offset = p.hwm
+			offset = p.next
 		}
-		if offset < 0 || offset > p.hwm {
-			return fmt.Errorf("%w: %d is past the high watermark %d of %s/%d", ErrOffsetOutOfRange, offset, p.hwm, topic, partition)
+		if offset < 0 || offset > p.next {
+			return fmt.Errorf("%w: %d is past the high watermark %d of %s/%d", ErrOffsetOutOfRange, offset, p.next, topic, partition)
 		}
 		c := truncation{topic: p.topic.id, partition: p.index, logStart: max(offset, p.logStart)}
-		for _, sg := range p.segments {
-			// At most 15 extents per commit, to stay within the estimate;
-			// retention frees the rest.
-			if sg.next > c.logStart || c.free == 15 {
+		// At most 15 extents per commit, to stay within the estimate;
+		// retention frees the rest.
+		for i := range p.segments {
+			if p.segments[i].next > c.logStart || c.free == 15 {
 				break
 			}
 			c.free++

@@ -1,8 +1,12 @@
 package store
 
 import (
+	"encoding/binary"
 	"sync/atomic"
+	"time"
 	"unsafe"
+
+	"github.com/spooldb/spool/internal/vfs"
 )
 
 // sharedPage is the page every process with the file open maps shared. It is
@@ -16,6 +20,16 @@ import (
 //	word 2  visible LSN: readers apply journal records up to it
 //	word 3  written LSN: the last record any writer wrote
 //	word 4  synced LSN: every record up to it is durable
+//	word 5  sleepers: zero, or one more than the highest counter a watcher
+//	        went to sleep on
+//
+// A watcher (see Store.watch) that found nothing new for a while sleeps on
+// the low 32 bits of the counter (a futex on Linux) after raising the
+// sleepers word to counter+1; a publisher that finds the sleepers word at or
+// below the counter it made clears it and wakes every sleeper of every
+// process. So a publisher makes no system call while nobody sleeps, and a
+// sleeper that never woke (it timed out, or its process died) costs the next
+// publisher one wake, not every one.
 type sharedPage struct{ b []byte }
 
 const (
@@ -25,7 +39,8 @@ const (
 	wordVisible   = 2
 	wordWritten   = 3
 	wordSynced    = 4
-	sharedWordMax = 5
+	wordSleepers  = 5
+	sharedWordMax = 6
 )
 
 func (p sharedPage) word(i int) *uint64 {
@@ -59,8 +74,51 @@ func (p sharedPage) reset(lsn, synced uint64) {
 	p.store(wordMagic, sharedMagic)
 }
 
-// published bumps the counter after records up to lsn became visible.
+// published bumps the counter after records up to lsn became visible, and
+// wakes the watchers asleep on it.
 func (p sharedPage) published(lsn uint64) {
 	p.raise(wordVisible, lsn)
-	atomic.AddUint64(p.word(wordCounter), 1)
+	c := atomic.AddUint64(p.word(wordCounter), 1)
+	w := p.word(wordSleepers)
+	for s := atomic.LoadUint64(w); s != 0; s = atomic.LoadUint64(w) {
+		// s above c: a watcher already saw this commit and sleeps for the
+		// next; others may sleep on an older counter, so wake them all but
+		// leave the word for the next publisher.
+		if s > c || atomic.CompareAndSwapUint64(w, s, 0) {
+			p.wake()
+			return
+		}
+	}
 }
+
+// sleep blocks until the counter moves from seen, timeout passes, or a wake
+// comes for another reason (see wake). It returns false where it cannot block
+// (not Linux) or the wait failed: the caller polls instead.
+func (p sharedPage) sleep(seen uint64, timeout time.Duration) bool {
+	if !vfs.CanWaitWord {
+		return false
+	}
+	// Raise first, then look: a publisher that bumps the counter after
+	// the look finds the raised word and wakes; one that bumped it before
+	// is seen here, or by the futex's own comparison.
+	p.raise(wordSleepers, seen+1)
+	if p.load(wordCounter) != seen {
+		return true
+	}
+	return vfs.WaitWord(p.counterLow(), uint32(seen), timeout) == nil
+}
+
+// wake wakes every watcher asleep on the counter, in every process.
+func (p sharedPage) wake() { vfs.WakeWord(p.counterLow()) }
+
+// counterLow is the low 32 bits of the counter, the word a futex waits on:
+// each bump changes them.
+func (p sharedPage) counterLow() *uint32 {
+	w := unsafe.Pointer(p.word(wordCounter))
+	if bigEndian {
+		w = unsafe.Add(w, 4)
+	}
+	return (*uint32)(w)
+}
+
+var bigEndian = binary.NativeEndian.Uint16([]byte{0, 1}) == 1

@@ -50,8 +50,8 @@ type Store struct {
 	jbuf     []byte        // chain reader buffer, reused
 	seen     atomic.Uint64 // the shared counter as of the last catch-up
 	ckptLen  int64         // journal bytes since the last checkpoint
-	flushed  uint64        // the last record written to the file
-	unsynced int64         // bytes written since the last sync
+	flushed  atomic.Uint64 // the last record written to the file
+	unsynced atomic.Int64  // bytes written since the last sync, roughly
 	wbuf     *batchWriter
 	alloced  map[uint32]uint32 // payload bytes allocated in data extents being written
 
@@ -68,6 +68,7 @@ type Store struct {
 	watching atomic.Bool  // the shared page watcher runs
 
 	reqs    chan *request
+	flights chan *flight // written groups, from the writer to the syncer
 	stop    chan struct{}
 	stopped chan struct{}
 	failed  atomic.Pointer[error]
@@ -97,6 +98,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	if !opts.ReadOnly {
 		s.reqs = make(chan *request, 1024)
+		s.flights = make(chan *flight, 4)
 		s.stop = make(chan struct{})
 		s.stopped = make(chan struct{})
 		go s.writeLoop()

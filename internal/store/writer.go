@@ -72,8 +72,15 @@ func (s *Store) maxRecordOps() int {
 	return int(s.extentSize-format.ExtentHeaderSize) - format.RecordSize(0) - continueReserve
 }
 
+// writeLoop is the writer goroutine. It writes groups of commits and hands
+// each to the syncer goroutine, which makes it durable if it asked, publishes
+// it and completes its requests: the next group is written while the last
+// one syncs, so a commit that arrives during a sync shares the next one
+// rather than waiting for it to start.
 func (s *Store) writeLoop() {
 	defer close(s.stopped)
+	synced := make(chan struct{})
+	go s.syncLoop(synced)
 	syncTick := time.NewTicker(s.opts.SyncInterval)
 	defer syncTick.Stop()
 	retention := time.NewTicker(s.opts.RetentionCheck)
@@ -92,6 +99,9 @@ func (s *Store) writeLoop() {
 			}
 		case <-s.stop:
 			s.drain()
+			close(s.flights)
+			<-synced
+			s.finish()
 			return
 		}
 	}
@@ -114,21 +124,21 @@ func (s *Store) gather(first *request) []*request {
 	return group
 }
 
-// drain commits what was queued before Close, then leaves the journal
-// checkpointed and synced.
+// drain commits what was queued before Close.
 func (s *Store) drain() {
-queued:
 	for {
 		select {
 		case r := <-s.reqs:
 			s.commitGroup(s.gather(r))
 		default:
-			break queued
+			return
 		}
 	}
-	// Not after a failure: the state may be ahead of what reached the file,
-	// and a checkpoint would make it durable (usable reports ErrClosed
-	// before a failure, so it cannot tell).
+}
+
+// finish leaves the journal checkpointed and synced, once every group is
+// published, and puts the store in the closed state.
+func (s *Store) finish() {
 	if s.failed.Load() == nil {
 		if err := s.withWriterLock(func() error {
 			if s.ckptLen > 0 {
@@ -163,53 +173,105 @@ func (s *Store) withWriterLock(fn func() error) error {
 	return fn()
 }
 
-// commitGroup writes the records of a group of requests with one write and at
-// most one sync, then publishes them and completes every request.
+// flight is a group of commits written to the file, on its way through the
+// syncer: made durable if any of them asked, then published and completed.
+type flight struct {
+	reqs    []*request
+	errs    []error
+	pubs    []pub
+	lastLSN uint64 // zero: the group wrote no record
+	durable bool
+	// With a checkpoint due after the group, the syncer closes published
+	// once the group is published and waits for hold before completing
+	// its requests, so that they return after the checkpoint, as before
+	// pipelining.
+	published, hold chan struct{}
+}
+
+// pub is a partition's high watermark and published bytes after a group;
+// extent format.NoExtent publishes no bytes, only wakes the waiters (a moved
+// log start).
+type pub struct {
+	key    partitionKey
+	next   int64
+	extent uint32
+	size   uint32
+}
+
+// commitGroup writes the records of a group of requests with one write and
+// hands them to the syncer. It checkpoints when the journal has grown enough.
 func (s *Store) commitGroup(group []*request) {
-	errs := make([]error, len(group))
-	var err, ckptErr error
+	f := &flight{reqs: group, errs: make([]error, len(group))}
+	checkpoint := false
+	var err error
 	if p := s.failed.Load(); p != nil {
 		err = *p
 	} else {
 		err = s.withWriterLock(func() error {
 			w := s.newBatchWriter()
-			durable := false
 			for i, r := range group {
-				if errs[i] = w.record(r.estimate, r.plan); errs[i] != nil && w.broken != nil {
+				if f.errs[i] = w.record(r.estimate, r.plan); f.errs[i] != nil && w.broken != nil {
 					return w.broken
 				}
-				durable = durable || s.durability(r.durability) == DurabilitySync
+				f.durable = f.durable || s.durability(r.durability) == DurabilitySync
 			}
 			if err := w.flush(); err != nil {
 				return err
 			}
-			if durable {
-				if err := s.syncIfBehind(); err != nil {
-					return err
-				}
-			}
-			if w.lastLSN != 0 {
-				s.publish(w.touched, w.lastLSN)
-			}
-			if s.ckptLen >= s.checkpointBytes() || s.unsynced >= maxUnsyncedBytes {
-				// The group is published and, as it asked, durable: a
-				// failure from here on fails the store, not the group.
-				ckptErr = s.checkpoint()
-			}
+			f.pubs, f.lastLSN = w.pubs(), w.lastLSN
+			checkpoint = s.ckptLen >= s.checkpointBytes() || s.unsynced.Load() >= maxUnsyncedBytes
 			return nil
 		})
 	}
 	if err != nil {
 		err = s.fail(err)
-	}
-	if ckptErr != nil {
-		s.fail(ckptErr)
-	}
-	for i, r := range group {
-		if err != nil {
-			errs[i] = err
+		for i := range f.errs {
+			f.errs[i] = err
 		}
-		r.done <- errs[i]
+	}
+	if checkpoint {
+		f.published, f.hold = make(chan struct{}), make(chan struct{})
+	}
+	s.flights <- f
+	if checkpoint {
+		// The checkpoint publishes records of its own: the groups before
+		// it, this one last, must be published first.
+		<-f.published
+		if s.failed.Load() == nil {
+			if err := s.withWriterLock(s.checkpoint); err != nil {
+				s.fail(err)
+			}
+		}
+		close(f.hold)
+	}
+}
+
+// syncLoop is the syncer goroutine: it lands flights in order and closes done
+// when the writer has closed s.flights.
+func (s *Store) syncLoop(done chan struct{}) {
+	defer close(done)
+	for f := range s.flights {
+		var err error
+		if p := s.failed.Load(); p != nil {
+			err = *p // a group written after a failed one is in doubt too
+		} else if f.durable {
+			if err = s.syncIfBehind(); err != nil {
+				err = s.fail(err)
+			}
+		}
+		if err == nil && f.lastLSN != 0 {
+			s.publish(f.pubs, f.lastLSN)
+		}
+		if f.published != nil {
+			close(f.published)
+			<-f.hold
+		}
+		for i, r := range f.reqs {
+			if err != nil {
+				f.errs[i] = err
+			}
+			r.done <- f.errs[i]
+		}
 	}
 }
 
@@ -228,44 +290,71 @@ func (s *Store) checkpointBytes() int64 {
 }
 
 // syncIfBehind syncs the file if a record written is not yet known durable,
-// and makes the extents freed by durable records allocatable.
+// and makes the extents freed by durable records allocatable. The writer and
+// the syncer may both call it.
 func (s *Store) syncIfBehind() error {
-	written := s.flushed
+	written := s.flushed.Load()
 	if s.synced.Load() >= written {
 		return nil
 	}
 	if err := s.f.Sync(); err != nil {
 		return err
 	}
-	s.unsynced = 0
-	s.synced.Store(written)
-	s.pg.raise(wordSynced, written)
-	s.mu.Lock()
-	s.st.settle(written)
-	s.mu.Unlock()
+	s.unsynced.Store(0)
+	s.raiseSynced(written)
 	return nil
 }
 
+// raiseSynced records that every record up to lsn is durable.
+func (s *Store) raiseSynced(lsn uint64) {
+	for {
+		old := s.synced.Load()
+		if old >= lsn || s.synced.CompareAndSwap(old, lsn) {
+			break
+		}
+	}
+	s.pg.raise(wordSynced, lsn)
+	s.mu.Lock()
+	s.st.settle(s.synced.Load())
+	s.mu.Unlock()
+}
+
 // publish makes the records up to lsn visible: readers in this process see
-// the touched partitions' new high watermarks, other processes a new visible
-// LSN in the shared page.
-func (s *Store) publish(touched []partitionKey, lsn uint64) {
-	s.publishPartitions(touched)
+// the new high watermarks, other processes a new visible LSN in the shared
+// page.
+func (s *Store) publish(pubs []pub, lsn uint64) {
+	s.publishPartitions(pubs)
 	s.pg.published(lsn)
 	s.seen.Store(s.pg.load(wordCounter))
 }
 
-// publishPartitions raises the high watermarks of the touched partitions to
-// their log ends and wakes their waiters.
-func (s *Store) publishPartitions(touched []partitionKey) {
+// publishPartitions raises high watermarks and published extent sizes to
+// what pubs say, never lowering them, and wakes the partitions' waiters.
+// pubs come from the group or the records being published, not from the
+// state, which may already hold the next group.
+func (s *Store) publishPartitions(pubs []pub) {
 	s.mu.Lock()
-	for _, k := range touched {
-		if t := s.st.topics[k.topic]; t != nil && k.partition < uint32(len(t.partitions)) {
-			t.partitions[k.partition].publish()
+	for _, pb := range pubs {
+		t := s.st.topics[pb.key.topic]
+		if t == nil || pb.key.partition >= uint32(len(t.partitions)) {
+			continue
+		}
+		p := t.partitions[pb.key.partition]
+		p.hwm = max(p.hwm, pb.next)
+		for i := range p.segments {
+			if pb.extent == format.NoExtent {
+				break
+			}
+			sg := &p.segments[i]
+			if sg.extent == pb.extent {
+				sg.visible = max(sg.visible, pb.size)
+				break
+			}
+			sg.visible = sg.size // a segment before the last one written is complete
 		}
 	}
 	s.mu.Unlock()
-	for _, k := range touched {
-		s.wake(k)
+	for _, pb := range pubs {
+		s.wake(pb.key)
 	}
 }
