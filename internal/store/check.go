@@ -81,7 +81,7 @@ func (s *Store) Check(ctx context.Context, progress func(done, total int64)) (Ch
 		}
 		next := j.seg.base
 		plan := readPlan{extent: j.seg.extent, generation: j.seg.generation, end: j.seg.visible, first: j.seg.base, hwm: j.hwm}
-		werr := s.walkBatches(plan, maxChunk, func(b []byte, bh format.BatchHeader) bool {
+		werr := s.walkBatches(plan, maxChunk, func(b []byte, bh format.BatchHeader, _ uint32) bool {
 			if _, err := format.ValidateBatch(b); err != nil {
 				problem(bh.BaseOffset, err)
 			}

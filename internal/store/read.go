@@ -69,6 +69,10 @@ type readPlan struct {
 	first      int64  // the base offset of the batch at pos
 	hwm        int64
 	logStart   int64
+	// part and indexed say where a read may add an index entry: the
+	// partition, and the position of the next index entry after pos.
+	part    *partition
+	indexed uint32
 }
 
 // Read returns whole batches of a partition from the one holding offset,
@@ -119,6 +123,10 @@ func (s *Store) planRead(topic string, partition int32, offset int64) (readPlan,
 	}
 	e := sg.index[max(j, 0)]
 	plan.extent, plan.generation, plan.pos, plan.end, plan.first = sg.extent, sg.generation, e.pos, sg.visible, e.offset
+	plan.part, plan.indexed = p, sg.visible
+	if j+1 < len(sg.index) {
+		plan.indexed = sg.index[j+1].pos
+	}
 	return plan, nil
 }
 
@@ -162,10 +170,12 @@ func (s *Store) readBatches(plan readPlan, offset int64, maxBytes int, out []byt
 		rest = rest[h.Size():]
 	}
 	if start >= 0 {
+		s.remember(plan, next, plan.pos+uint32(end))
 		return buf[start:end], s.checkGeneration(plan)
 	}
 	out = out[:0]
-	err := s.walkBatches(plan, max(maxBytes, minReadChunk), func(b []byte, h format.BatchHeader) bool {
+	var endPos uint32
+	err := s.walkBatches(plan, max(maxBytes, minReadChunk), func(b []byte, h format.BatchHeader, pos uint32) bool {
 		if h.LastOffset() < offset {
 			return true
 		}
@@ -173,16 +183,47 @@ func (s *Store) readBatches(plan readPlan, offset int64, maxBytes int, out []byt
 			return false
 		}
 		out = append(out, b...)
+		next, endPos = h.LastOffset()+1, pos+uint32(len(b))
 		return len(out) < maxBytes
 	})
+	if err == nil && len(out) > 0 {
+		s.remember(plan, next, endPos)
+	}
 	return out, err
 }
 
+// indexGap is the least distance between index entries that reads add.
+const indexGap = 64 << 10
+
+// remember adds an index entry for the batch at pos, whose base offset is
+// offset, when a read found it far from the entries the segment has: a
+// segment loaded from a checkpoint has one entry, and without this every
+// read deep into it would scan from its start. The next read of a
+// sequential consumer then starts exactly where this one stopped.
+func (s *Store) remember(plan readPlan, offset int64, pos uint32) {
+	if pos < plan.pos+indexGap || pos+indexGap > plan.indexed || pos >= plan.end {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range plan.part.segments {
+		sg := &plan.part.segments[i]
+		if sg.extent != plan.extent || sg.generation != plan.generation {
+			continue
+		}
+		j, found := slices.BinarySearchFunc(sg.index, offset, func(e indexEntry, o int64) int { return cmpInt(e.offset, o) })
+		if !found {
+			sg.index = slices.Insert(sg.index, j, indexEntry{offset: offset, pos: pos})
+		}
+		return
+	}
+}
+
 // walkBatches calls fn with each whole batch below the high watermark from
-// plan.pos on, reading chunk bytes at a time, until fn returns false. The
-// batches are valid only during the call. It fails when the extent was
-// recycled under the walk.
-func (s *Store) walkBatches(plan readPlan, chunk int, fn func(b []byte, h format.BatchHeader) bool) error {
+// plan.pos on, and its payload position, reading chunk bytes at a time,
+// until fn returns false. The batches are valid only during the call. It
+// fails when the extent was recycled under the walk.
+func (s *Store) walkBatches(plan readPlan, chunk int, fn func(b []byte, h format.BatchHeader, pos uint32) bool) error {
 	pos := plan.pos
 	next := plan.first // offsets run on without gaps; the base offset is outside the CRC
 	want := chunk
@@ -210,7 +251,7 @@ func (s *Store) walkBatches(plan readPlan, chunk int, fn func(b []byte, h format
 			if size > len(rest) {
 				break
 			}
-			if !fn(rest[:size], h) {
+			if !fn(rest[:size], h, pos+uint32(len(buf)-len(rest))) {
 				return s.checkGeneration(plan)
 			}
 			next = h.LastOffset() + 1

@@ -266,3 +266,71 @@ func TestCloseAfterCheckpointWritesNothing(t *testing.T) {
 		t.Fatalf("meta sequence went from %d to %d: an idle open and close checkpointed", seq, s.meta.Sequence)
 	}
 }
+
+// TestReadIndexesCheckpointedSegment reads a segment loaded from a
+// checkpoint, which starts with one index entry, and checks that sequential
+// reads add entries as they go and return every record once.
+func TestReadIndexesCheckpointedSegment(t *testing.T) {
+	fs := vfs.NewMem()
+	opts := Options{FS: fs, ExtentSize: 4 << 20}
+	s, err := Open("f", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateTopic(ctx, "t", 1, []format.ConfigEntry{{Name: ConfigRetentionMs, Value: "-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range 300 {
+		if _, err := s.Commit(ctx, &Txn{Appends: []Append{{Topic: "t", Batches: batch(fmt.Sprintf("%03d-padding-to-make-records-longer", i), 100)}}}); err != nil {
+			t.Fatal(err)
+		}
+		for j := range 100 {
+			want = append(want, fmt.Sprintf("%03d-padding-to-make-records-longer-%d", i, j))
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open("f", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	entries := func() int {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		return len(s.st.byName["t"].partitions[0].segments[0].index)
+	}
+	if n := entries(); n != 1 {
+		t.Fatalf("a segment loaded from a checkpoint has %d index entries, want 1", n)
+	}
+	var got []string
+	for off := int64(0); ; {
+		f, err := s.Read("t", 0, off, 100<<10, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f.Batches) == 0 {
+			break
+		}
+		for b := f.Batches; len(b) > 0; {
+			one, rest, _ := format.NextBatch(b)
+			it, _ := format.NewRecordIter(one)
+			var r format.BatchRecord
+			for it.Next(&r) {
+				if r.Offset >= off {
+					got = append(got, string(r.Value))
+					off = r.Offset + 1
+				}
+			}
+			b = rest
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("read %d records, want %d", len(got), len(want))
+	}
+	if n := entries(); n < 10 {
+		t.Fatalf("after reading %d KiB in 100 KiB reads the segment has %d index entries", len(want)*50/1024, n)
+	}
+}

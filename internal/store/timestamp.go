@@ -18,7 +18,7 @@ func (s *Store) OffsetForTime(topic string, partition int32, ts int64) (int64, e
 			return plan.hwm, err
 		}
 		found := int64(-1)
-		err = s.walkBatches(plan, minReadChunk, func(b []byte, h format.BatchHeader) bool {
+		err = s.walkBatches(plan, minReadChunk, func(b []byte, h format.BatchHeader, _ uint32) bool {
 			if h.MaxTimestamp < ts || h.LastOffset() < plan.logStart {
 				return true
 			}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"runtime"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,6 +29,8 @@ func (s *Store) wake(k partitionKey) {
 	}
 }
 
+// wakeAll wakes every waiter. Called by Close, it also wakes the watcher if
+// it sleeps on the shared page, so that it sees the store closed and ends.
 func (s *Store) wakeAll() {
 	s.waitMu.Lock()
 	ws := s.waiters
@@ -36,20 +39,28 @@ func (s *Store) wakeAll() {
 	for _, ch := range ws {
 		close(ch)
 	}
+	if s.closed.Load() && s.watching.Load() && s.pg.b != nil {
+		// This wakes the watchers of other processes too; they find
+		// nothing new and sleep again.
+		s.pg.wake()
+	}
 }
 
 // Wait blocks until partition of topic holds a record at offset or later (its
 // high watermark passes offset), ctx ends, or the store closes. A commit in
-// this process wakes it at once; one in another process within about a
-// millisecond, by the watcher that polls the shared page while anyone waits.
+// this process wakes it at once; one in another process by the watcher that
+// runs while anyone waits: within microseconds on Linux, where the watcher
+// sleeps on the shared page's counter and the committer wakes it, within
+// about a millisecond elsewhere, where it polls.
 func (s *Store) Wait(ctx context.Context, topic string, partition int32, offset int64) error {
 	s.watchers.Add(1)
 	defer s.watchers.Add(-1)
-	s.startWatch()
 	for {
 		if err := s.usable(); err != nil && s.closed.Load() {
 			return err
 		}
+		// In the loop, so that a wait outlives a watcher that failed.
+		s.startWatch()
 		if err := s.refresh(); err != nil {
 			return err
 		}
@@ -78,34 +89,79 @@ func (s *Store) Wait(ctx context.Context, topic string, partition int32, offset 
 // startWatch starts the goroutine that watches the shared page for commits
 // of other processes, unless it runs already. It runs while anyone waits.
 func (s *Store) startWatch() {
-	if !s.watching.CompareAndSwap(false, true) {
+	if s.watching.Load() || !s.watching.CompareAndSwap(false, true) {
 		return
 	}
 	go s.watch()
 }
 
-// watch polls the shared page's commit counter: a short spin first, for the
-// latency of a busy stream, then sleeps that grow to a millisecond, for the
-// cost of an idle one.
+// How the watcher waits for the counter to move: watchSpin rounds of
+// runtime.Gosched first, which wins for a busy stream; then, on Linux, a
+// futex wait of at most watchSleep, so that a wake lost to a process that
+// died between bumping the counter and waking, or one from a process of an
+// older spool that does not wake, costs at most that. Elsewhere, and when
+// the futex wait fails, sleeps that grow to a millisecond.
+const (
+	watchSpin  = 200
+	watchSleep = 100 * time.Millisecond
+)
+
+// watchTest holds what tests change about the watcher; the rest of the
+// package leaves it zero.
+var watchTest struct {
+	poll  atomic.Bool                  // poll even where the futex wait works
+	sleep atomic.Int64                 // a futex wait's timeout instead of watchSleep
+	ended atomic.Pointer[func(*Store)] // called as a watcher goroutine ends
+}
+
+// watch is the watcher goroutine. It ends when nobody waits or the store
+// closes; asleep, it sees that only when it wakes, after watchSleep at most,
+// or at once at Close, which wakes it.
 func (s *Store) watch() {
-	defer s.watching.Store(false)
+	for {
+		ok := s.watchLoop()
+		s.watching.Store(false)
+		// A Wait that came as the loop ended found a watcher running and
+		// started none: go on for it.
+		if !ok || s.watchers.Load() == 0 || s.closed.Load() || !s.watching.CompareAndSwap(false, true) {
+			break
+		}
+	}
+	if f := watchTest.ended.Load(); f != nil {
+		(*f)(s)
+	}
+}
+
+// watchLoop follows the commits of other processes while anyone waits. It
+// returns false when following them failed.
+func (s *Store) watchLoop() bool {
 	idle := 0
 	for s.watchers.Load() > 0 && !s.closed.Load() {
-		if s.pg.load(wordCounter) != s.seen.Load() {
+		seen := s.seen.Load()
+		if s.pg.load(wordCounter) != seen {
 			if err := s.refresh(); err != nil {
 				s.opts.Logger.Warn("spool: following another process's commits failed", "file", s.path, "err", err)
 				s.wakeAll()
-				return
+				return false
 			}
 			idle = 0
 			continue
 		}
 		idle++
 		switch {
-		case idle < 200:
+		case idle < watchSpin:
 			runtime.Gosched()
+		case !watchTest.poll.Load() && s.pg.sleep(seen, sleepTimeout()):
 		default:
-			time.Sleep(min(time.Duration(idle-199)*10*time.Microsecond, time.Millisecond))
+			time.Sleep(min(time.Duration(idle-watchSpin+1)*10*time.Microsecond, time.Millisecond))
 		}
 	}
+	return true
+}
+
+func sleepTimeout() time.Duration {
+	if d := watchTest.sleep.Load(); d != 0 {
+		return time.Duration(d)
+	}
+	return watchSleep
 }
