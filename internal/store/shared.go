@@ -92,8 +92,8 @@ func (p sharedPage) published(lsn uint64) {
 }
 
 // sleep blocks until the counter moves from seen, timeout passes, or a wake
-// comes for another reason (see wake). It returns false where it cannot block
-// (not Linux) or the wait failed: the caller polls instead.
+// comes for another reason (see wake). It returns false when the wait failed,
+// and always where there is no futex (vfs.CanWaitWord): the caller polls.
 func (p sharedPage) sleep(seen uint64, timeout time.Duration) bool {
 	if !vfs.CanWaitWord {
 		return false

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
+
+	"github.com/spooldb/spool/internal/vfs"
 )
 
 // waiter returns the channel closed at the next change of partition k.
@@ -136,6 +138,7 @@ func (s *Store) watch() {
 // returns false when following them failed.
 func (s *Store) watchLoop() bool {
 	idle := 0
+	futex := vfs.CanWaitWord && !watchTest.poll.Load()
 	for s.watchers.Load() > 0 && !s.closed.Load() {
 		seen := s.seen.Load()
 		if s.pg.load(wordCounter) != seen {
@@ -151,8 +154,9 @@ func (s *Store) watchLoop() bool {
 		switch {
 		case idle < watchSpin:
 			runtime.Gosched()
-		case !watchTest.poll.Load() && s.pg.sleep(seen, sleepTimeout()):
+		case futex && s.pg.sleep(seen, sleepTimeout()):
 		default:
+			futex = false // the futex wait failed (a sandbox that refuses it?): poll
 			time.Sleep(min(time.Duration(idle-watchSpin+1)*10*time.Microsecond, time.Millisecond))
 		}
 	}
