@@ -74,9 +74,9 @@ func (p sharedPage) reset(lsn, synced uint64) {
 	p.store(wordMagic, sharedMagic)
 }
 
-// published bumps the counter after records up to lsn became visible, and
-// wakes the watchers asleep on it.
-func (p sharedPage) published(lsn uint64) {
+// published bumps the counter after records up to lsn became visible, wakes
+// the watchers asleep on it, and returns the counter's new value.
+func (p sharedPage) published(lsn uint64) uint64 {
 	p.raise(wordVisible, lsn)
 	c := atomic.AddUint64(p.word(wordCounter), 1)
 	w := p.word(wordSleepers)
@@ -86,9 +86,10 @@ func (p sharedPage) published(lsn uint64) {
 		// leave the word for the next publisher.
 		if s > c || atomic.CompareAndSwapUint64(w, s, 0) {
 			p.wake()
-			return
+			return c
 		}
 	}
+	return c
 }
 
 // sleep blocks until the counter moves from seen, timeout passes, or a wake

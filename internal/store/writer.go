@@ -324,8 +324,11 @@ func (s *Store) raiseSynced(lsn uint64) {
 // page.
 func (s *Store) publish(pubs []pub, lsn uint64) {
 	s.publishPartitions(pubs)
-	s.pg.published(lsn)
-	s.seen.Store(s.pg.load(wordCounter))
+	// This process has seen its own commit, but not one another process
+	// published meanwhile (the writer lock is not held here): seen moves
+	// only when nothing came between.
+	c := s.pg.published(lsn)
+	s.seen.CompareAndSwap(c-1, c)
 }
 
 // publishPartitions raises high watermarks and published extent sizes to
