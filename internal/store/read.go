@@ -55,11 +55,25 @@ func (s *Store) Offsets(topic string, partition int32) (logStart, highWatermark 
 }
 
 func (s *Store) readable() error {
-	if s.closed.Load() {
-		return ErrClosed
+	if err := s.enter(); err != nil {
+		return err
 	}
+	defer s.leave()
 	return s.refresh()
 }
+
+// enter keeps Close from unmapping the shared page until leave: a read of an
+// unmapped page would kill the process, not return an error.
+func (s *Store) enter() error {
+	s.gate.RLock()
+	if s.closed.Load() {
+		s.gate.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) leave() { s.gate.RUnlock() }
 
 // readPlan is where a read finds its bytes.
 type readPlan struct {

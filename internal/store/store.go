@@ -62,6 +62,7 @@ type Store struct {
 
 	synced atomic.Uint64 // every record up to it is durable
 
+	gate     sync.RWMutex // held shared by whoever reads the shared page outside the writer
 	waitMu   sync.Mutex
 	waiters  map[partitionKey]chan struct{}
 	watchers atomic.Int64 // goroutines in Wait
@@ -291,6 +292,8 @@ func (s *Store) Close() error {
 		}
 	}
 	s.wakeAll()
+	s.gate.Lock() // every reader of the shared page is gone
+	defer s.gate.Unlock()
 	return errors.Join(err, s.f.Close())
 }
 

@@ -334,3 +334,51 @@ func TestReadIndexesCheckpointedSegment(t *testing.T) {
 		t.Fatalf("after reading %d KiB in 100 KiB reads the segment has %d index entries", len(want)*50/1024, n)
 	}
 }
+
+// TestCloseWhileReading closes a store while goroutines read and wait on it:
+// they end with ErrClosed (or their read's error), and the shared page is not
+// unmapped under them, which would kill the process.
+func TestCloseWhileReading(t *testing.T) {
+	for round := range 20 {
+		s, err := Open(filepath.Join(t.TempDir(), "x.spool"), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateTopic(ctx, "t", 1, []format.ConfigEntry{{Name: ConfigRetentionMs, Value: "-1"}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Commit(ctx, &Txn{Appends: []Append{{Topic: "t", Batches: batch("a", 10)}}}); err != nil {
+			t.Fatal(err)
+		}
+		started := make(chan struct{}, 4)
+		done := make(chan error, 4)
+		for g := range 4 {
+			go func() {
+				started <- struct{}{}
+				for {
+					var err error
+					if g%2 == 0 {
+						_, err = s.Read("t", 0, 0, 1<<20, nil)
+					} else {
+						err = s.Wait(ctx, "t", 0, 1000)
+					}
+					if err != nil {
+						done <- err
+						return
+					}
+				}
+			}()
+		}
+		for range 4 {
+			<-started
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("round %d: close: %v", round, err)
+		}
+		for range 4 {
+			if err := <-done; !errors.Is(err, ErrClosed) {
+				t.Logf("round %d: a reader ended with %v", round, err)
+			}
+		}
+	}
+}

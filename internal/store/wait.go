@@ -63,7 +63,7 @@ func (s *Store) Wait(ctx context.Context, topic string, partition int32, offset 
 		}
 		// In the loop, so that a wait outlives a watcher that failed.
 		s.startWatch()
-		if err := s.refresh(); err != nil {
+		if err := s.readable(); err != nil {
 			return err
 		}
 		k, err := s.key(topic, partition)
@@ -120,6 +120,12 @@ var watchTest struct {
 // closes; asleep, it sees that only when it wakes, after watchSleep at most,
 // or at once at Close, which wakes it.
 func (s *Store) watch() {
+	if s.enter() == nil {
+		defer s.leave()
+	} else {
+		s.watching.Store(false)
+		return
+	}
 	for {
 		ok := s.watchLoop()
 		s.watching.Store(false)
