@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spooldb/spool/internal/codec"
 	"github.com/spooldb/spool/internal/format"
 	"github.com/spooldb/spool/internal/store"
 )
@@ -55,6 +56,7 @@ type consumer struct {
 	limit   int
 	printed int
 	out     *bufio.Writer
+	buf     []byte // decompressed records, reused
 }
 
 func (c *consumer) run(ctx context.Context, from string, only int32, follow bool) error {
@@ -147,10 +149,14 @@ func (c *consumer) partition(ctx context.Context, part int32, pos int64) (int64,
 		if err != nil {
 			return pos, err
 		}
-		it, err := format.NewRecordIter(batch)
+		h, records, err := codec.Records(c.buf[:0], batch)
 		if err != nil {
-			return pos, fmt.Errorf("%s/%d: %w (compressed batches are read by the spool library, not yet by this command)", c.topic, part, err)
+			return pos, fmt.Errorf("%s/%d: %w", c.topic, part, err)
 		}
+		if h.Compression() != format.CompressionNone {
+			c.buf = records
+		}
+		it := format.NewRecordIterRaw(h, records)
 		var r format.BatchRecord
 		for it.Next(&r) && (c.limit == 0 || c.printed < c.limit) {
 			if r.Offset < next {

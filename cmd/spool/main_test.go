@@ -8,8 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/spooldb/spool/internal/codec"
 	"github.com/spooldb/spool/internal/format"
+	"github.com/spooldb/spool/internal/store"
 )
 
 // run runs the command line args with stdin and returns its standard output.
@@ -101,5 +104,37 @@ func TestCheckCommand(t *testing.T) {
 	out, err = run(t, "", "-f", f, "check")
 	if !errors.Is(err, errDamaged) || !strings.Contains(out, "damaged: orders/") || !strings.Contains(out, "1 problems") {
 		t.Fatalf("check of a damaged file: %q, %v", out, err)
+	}
+}
+
+// TestConsumeCompressed prints the records of a compressed batch, as a
+// Kafka client with compression.type=lz4 would have written it.
+func TestConsumeCompressed(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "x.spool")
+	s, err := store.Open(f, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateTopic(context.Background(), "t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	var bb format.BatchBuilder
+	bb.Reset(time.Now().UnixMilli())
+	for _, v := range []string{"x", "y", "z"} {
+		bb.Append(time.Now().UnixMilli(), nil, []byte(v))
+	}
+	b, err := bb.BuildCompressed(nil, format.CompressionLZ4, codec.CompressFunc(format.CompressionLZ4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Commit(context.Background(), &store.Txn{Appends: []store.Append{{Topic: "t", Batches: b}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "", "-f", f, "consume", "t")
+	if err != nil || out != "x\ny\nz\n" {
+		t.Fatalf("consume: %q, %v", out, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/spooldb/spool/internal/codec"
 	"github.com/spooldb/spool/internal/format"
 	"github.com/spooldb/spool/internal/vfs"
 )
@@ -380,5 +381,26 @@ func TestCloseWhileReading(t *testing.T) {
 				t.Logf("round %d: a reader ended with %v", round, err)
 			}
 		}
+	}
+}
+
+// TestOffsetForTimeCompressed finds a record inside a compressed batch.
+func TestOffsetForTimeCompressed(t *testing.T) {
+	s := openWithTopic(t, vfs.NewMem(), 1)
+	defer s.Close()
+	var bb format.BatchBuilder
+	bb.Reset(0)
+	for i := range 50 {
+		bb.Append(int64(1000+10*i), nil, []byte("compressible compressible compressible"))
+	}
+	b, err := bb.BuildCompressed(nil, format.CompressionZstd, codec.CompressFunc(format.CompressionZstd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Commit(ctx, &Txn{Appends: []Append{{Topic: "t", Batches: b}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.OffsetForTime("t", 0, 1255); err != nil || got != 26 {
+		t.Fatalf("OffsetForTime(1255) = %d, %v; want 26", got, err)
 	}
 }

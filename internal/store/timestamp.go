@@ -1,13 +1,15 @@
 package store
 
-import "github.com/spooldb/spool/internal/format"
+import (
+	"github.com/spooldb/spool/internal/codec"
+	"github.com/spooldb/spool/internal/format"
+)
 
 // OffsetForTime returns the earliest offset whose record timestamp is at or
 // after ts (Unix milliseconds), as Kafka's ListOffsets does, or the high
 // watermark when no record is that late. Like Kafka's time index, it finds
 // the first extent and batch whose largest timestamp reaches ts, so a record
-// stamped out of order before a later one is found by the later one. Inside
-// a compressed batch it answers with the batch's first offset.
+// stamped out of order before a later one is found by the later one.
 func (s *Store) OffsetForTime(topic string, partition int32, ts int64) (int64, error) {
 	if err := s.readable(); err != nil {
 		return 0, err
@@ -60,14 +62,16 @@ func (s *Store) planTimeRead(topic string, partition int32, ts int64, skip int) 
 
 // recordAtTime returns the offset of the first record of batch b stamped at
 // or after ts; the batch's largest timestamp reaches ts, so there is one.
+// Every record of a log-append-time batch carries the batch's time.
 func recordAtTime(b []byte, h format.BatchHeader, ts int64) int64 {
-	if h.LogAppendTime() || h.Compression() != format.CompressionNone {
+	if h.LogAppendTime() {
 		return h.BaseOffset
 	}
-	it, err := format.NewRecordIter(b)
+	h, records, err := codec.Records(nil, b)
 	if err != nil {
 		return h.BaseOffset
 	}
+	it := format.NewRecordIterRaw(h, records)
 	var r format.BatchRecord
 	for it.Next(&r) {
 		if r.Timestamp >= ts {
