@@ -40,6 +40,7 @@ package codec
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spooldb/spool/internal/format"
 )
@@ -203,4 +204,25 @@ func Records(dst, batch []byte) (format.BatchHeader, []byte, error) {
 		return h, nil, err
 	}
 	return h, out[start:], nil
+}
+
+// streamWriter is a pooled compressing writer that can start a new stream.
+type streamWriter interface {
+	io.WriteCloser
+	Reset(w io.Writer)
+}
+
+// compressStream compresses src as one whole stream of zw, appending it to
+// dst through out, zw's destination.
+func compressStream(dst, src []byte, zw streamWriter, out *appendWriter) ([]byte, error) {
+	out.b = dst
+	defer func() { out.b = nil }() // the pool must not keep the caller's buffer
+	zw.Reset(out)
+	if _, err := zw.Write(src); err != nil {
+		return dst, err
+	}
+	if err := zw.Close(); err != nil {
+		return dst, err
+	}
+	return out.b, nil
 }

@@ -27,16 +27,7 @@ var gzipEncoders = sync.Pool{New: func() any {
 func compressGzip(dst, src []byte) ([]byte, error) {
 	e := gzipEncoders.Get().(*gzipEncoder)
 	defer gzipEncoders.Put(e)
-	e.out.b = dst
-	defer func() { e.out.b = nil }() // the pool must not keep the caller's buffer
-	e.zw.Reset(&e.out)
-	if _, err := e.zw.Write(src); err != nil {
-		return dst, err
-	}
-	if err := e.zw.Close(); err != nil {
-		return dst, err
-	}
-	return e.out.b, nil
+	return compressStream(dst, src, e.zw, &e.out)
 }
 
 // gzipDecoder is a pooled gzip reader with the bytes.Reader it reads from.

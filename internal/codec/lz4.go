@@ -59,16 +59,7 @@ var lz4Encoders = sync.Pool{New: func() any {
 func compressLZ4(dst, src []byte) ([]byte, error) {
 	e := lz4Encoders.Get().(*lz4Encoder)
 	defer lz4Encoders.Put(e)
-	e.out.b = dst
-	defer func() { e.out.b = nil }() // the pool must not keep the caller's buffer
-	e.zw.Reset(&e.out)
-	if _, err := e.zw.Write(src); err != nil {
-		return dst, err
-	}
-	if err := e.zw.Close(); err != nil {
-		return dst, err
-	}
-	return e.out.b, nil
+	return compressStream(dst, src, e.zw, &e.out)
 }
 
 // lz4FrameLen returns the length of the LZ4 frame at the start of src,

@@ -297,8 +297,15 @@ type child struct {
 // startChild runs this test binary as a child with role and env.
 func startChild(t testing.TB, role string, env ...string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestChildProcess$", "-test.count=1", "-test.timeout=5m")
-	cmd.Env = append(os.Environ(), append([]string{childEnv + "=" + role}, env...)...)
+	return startTestChild(t, "TestChildProcess", role, 5*time.Minute, append([]string{childEnv + "=" + role}, env...))
+}
+
+// startTestChild runs test of this binary as a child process with env added
+// to this one's, reading its output line by line.
+func startTestChild(t testing.TB, test, role string, timeout time.Duration, env []string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1", "-test.timeout="+timeout.String())
+	cmd.Env = append(os.Environ(), env...)
 	c := &child{t: t, role: role, cmd: cmd, lines: make(chan string, 1<<16), done: make(chan struct{})}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -1,17 +1,14 @@
 package store
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -227,46 +224,7 @@ func TestWaitChildProcess(t *testing.T) {
 // on the file at path.
 func startWaitChild(t testing.TB, path string, env ...string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestWaitChildProcess$", "-test.count=1", "-test.timeout=15m")
-	cmd.Env = append(os.Environ(), append([]string{waitChildEnv + "=" + path}, env...)...)
-	c := &child{t: t, role: "waiter", cmd: cmd, lines: make(chan string, 1<<16), done: make(chan struct{})}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.stdin = stdin
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var pipes sync.WaitGroup
-	pipes.Go(func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			c.lines <- sc.Text()
-		}
-		close(c.lines)
-	})
-	pipes.Go(func() {
-		b, _ := io.ReadAll(stderr)
-		c.err.Write(b)
-	})
-	go func() {
-		pipes.Wait()
-		c.werr = cmd.Wait()
-		close(c.done)
-	}()
-	t.Cleanup(func() {
-		c.kill()
-		c.wait()
-	})
+	c := startTestChild(t, "TestWaitChildProcess", "waiter", 15*time.Minute, append([]string{waitChildEnv + "=" + path}, env...))
 	c.expect("ready", time.Minute)
 	return c
 }
