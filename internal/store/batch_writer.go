@@ -190,6 +190,16 @@ func (w *batchWriter) flush() error {
 			return err
 		}
 	}
+	if n := len(w.jwrites); n > 0 {
+		// Keep the journal's next megabyte in written blocks.
+		s := w.s
+		last := w.jwrites[n-1]
+		end := last.off + int64(last.end-last.start)
+		extentEnd := format.ExtentOffset(s.jpos.extent, s.meta.ExtentSize) + int64(s.meta.ExtentSize)
+		if err := s.zeroAhead(end, min(end+allocStep, extentEnd)); err != nil {
+			return err
+		}
+	}
 	w.s.unsynced.Add(int64(len(w.data) + len(w.jdata)))
 	if w.lastLSN != 0 {
 		w.s.flushed.Store(w.lastLSN)

@@ -52,6 +52,7 @@ type Store struct {
 	ckptLen  int64         // journal bytes since the last checkpoint
 	flushed  atomic.Uint64 // the last record written to the file
 	unsynced atomic.Int64  // bytes written since the last sync, roughly
+	zeroedTo int64         // the file offset the current journal extent is zeroed to
 	wbuf     *batchWriter
 	alloced  map[uint32]uint32 // payload bytes allocated in data extents being written
 
@@ -250,28 +251,44 @@ func (s *Store) readMeta() error {
 	return nil
 }
 
-// writeExtent writes the header of extent e. With zero, it first writes zeros
-// over the whole extent when the extent lies past the end of the file: a
-// sync after writing into blocks already written is cheaper than one that must
-// also record their allocation, which matters for the journal.
+// writeExtent writes the header of extent e. With zero (for the journal), it
+// first writes zeros over the start of the extent where it lies past the end
+// of the file, and zeroAhead goes on as the journal grows: a sync after
+// writing into blocks already written is cheaper than one that must also
+// record their allocation. Other extents get their space allocated.
 func (s *Store) writeExtent(e uint32, h format.ExtentHeader, zero bool) error {
 	off := format.ExtentOffset(e, s.meta.ExtentSize)
 	size := int64(s.meta.ExtentSize)
 	if zero {
-		end, err := s.f.Size()
-		if err != nil {
+		s.zeroedTo = 0
+		if err := s.zeroAhead(off, off+min(size, allocStep)); err != nil {
 			return err
-		}
-		if end < off+size {
-			if _, err := s.f.WriteAt(make([]byte, off+size-max(end, off)), max(end, off)); err != nil {
-				return err
-			}
 		}
 	} else if err := s.f.Allocate(off, min(size, allocStep)); err != nil {
 		return err
 	}
 	_, err := s.f.WriteAt(h.AppendTo(nil), off)
 	return err
+}
+
+// zeroAhead writes zeros over the part of [from, to) past the end of the
+// file, unless it did so up to to already. Bytes past the end of the file
+// were never written, so zeros change nothing a reader can see.
+func (s *Store) zeroAhead(from, to int64) error {
+	if to <= s.zeroedTo {
+		return nil
+	}
+	end, err := s.f.Size()
+	if err != nil {
+		return err
+	}
+	if start := max(end, from); start < to {
+		if _, err := s.f.WriteAt(make([]byte, to-start), start); err != nil {
+			return err
+		}
+	}
+	s.zeroedTo = to
+	return nil
 }
 
 // allocStep is how far ahead of the writer a data extent's space is allocated.

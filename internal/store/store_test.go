@@ -273,7 +273,8 @@ func TestCloseAfterCheckpointWritesNothing(t *testing.T) {
 // reads add entries as they go and return every record once.
 func TestReadIndexesCheckpointedSegment(t *testing.T) {
 	fs := vfs.NewMem()
-	opts := Options{FS: fs, ExtentSize: 4 << 20}
+	// Every commit, and the close, checkpoints.
+	opts := Options{FS: fs, ExtentSize: 4 << 20, CheckpointBytes: 1}
 	s, err := Open("f", opts)
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,10 @@ type request struct {
 	done       chan error
 }
 
+// closeCheckpointBytes is the journal since the last checkpoint above which
+// Close checkpoints.
+const closeCheckpointBytes = 256 << 10
+
 // maxUnsyncedBytes bounds the bytes written since the last sync, whatever
 // the durability: recovery reads back everything written after the last
 // sync, so this bounds the time an open after a crash takes.
@@ -141,7 +145,9 @@ func (s *Store) drain() {
 func (s *Store) finish() {
 	if s.failed.Load() == nil {
 		if err := s.withWriterLock(func() error {
-			if s.ckptLen > 0 {
+			// Opening replays a short journal in moments: a checkpoint at
+			// every close would cost two syncs and a journal extent.
+			if s.ckptLen >= min(s.checkpointBytes(), closeCheckpointBytes) {
 				if err := s.checkpoint(); err != nil {
 					return err
 				}
