@@ -196,8 +196,10 @@ func (w *batchWriter) flush() error {
 		last := w.jwrites[n-1]
 		end := last.off + int64(last.end-last.start)
 		extentEnd := format.ExtentOffset(s.jpos.extent, s.meta.ExtentSize) + int64(s.meta.ExtentSize)
-		if err := s.zeroAhead(end, min(end+allocStep, extentEnd)); err != nil {
-			return err
+		if end+allocStep/2 > s.zeroedTo {
+			if err := s.zeroAhead(end, min(end+allocStep, extentEnd)); err != nil {
+				return err
+			}
 		}
 	}
 	w.s.unsynced.Add(int64(len(w.data) + len(w.jdata)))
