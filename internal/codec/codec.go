@@ -89,26 +89,7 @@ func codecErr(op string, c format.Compression, cause error) error {
 // nothing, because franz-go's reader takes a bare 16-byte xerial header
 // for a raw block and fails on it.
 func Compress(dst []byte, c format.Compression, src []byte) ([]byte, error) {
-	var out []byte
-	var err error
-	switch c {
-	case format.CompressionNone:
-		return append(dst, src...), nil
-	case format.CompressionGzip:
-		out, err = compressGzip(dst, src)
-	case format.CompressionSnappy:
-		out = compressSnappy(dst, src)
-	case format.CompressionLZ4:
-		out, err = compressLZ4(dst, src)
-	case format.CompressionZstd:
-		out = compressZstd(dst, src)
-	default:
-		err = errUnknownCodec
-	}
-	if err != nil {
-		return dst, codecErr("compressing with", c, err)
-	}
-	return out, nil
+	return apply("compressing with", c, dst, src, func(k kind) transform { return k.compress })
 }
 
 // Decompress appends the decompressed form of src, a records section
@@ -119,24 +100,40 @@ func Compress(dst []byte, c format.Compression, src []byte) ([]byte, error) {
 // error the returned slice is dst, whose spare capacity may have been
 // written.
 func Decompress(dst []byte, c format.Compression, src []byte) ([]byte, error) {
-	var out []byte
-	var err error
-	switch c {
-	case format.CompressionNone:
-		return append(dst, src...), nil
-	case format.CompressionGzip:
-		out, err = decompressGzip(dst, src)
-	case format.CompressionSnappy:
-		out, err = decompressSnappy(dst, src)
-	case format.CompressionLZ4:
-		out, err = decompressLZ4(dst, src)
-	case format.CompressionZstd:
-		out, err = decompressZstd(dst, src)
-	default:
-		err = errUnknownCodec
+	return apply("decompressing", c, dst, src, func(k kind) transform { return k.decompress })
+}
+
+// transform appends src, compressed or decompressed, to dst.
+type transform func(dst, src []byte) ([]byte, error)
+
+// kind is what a codec does each way.
+type kind struct{ compress, decompress transform }
+
+// kinds holds the codecs Kafka defines, by their number; CompressionNone
+// copies.
+var kinds = [...]kind{
+	format.CompressionNone:   {copyTo, copyTo},
+	format.CompressionGzip:   {compressGzip, decompressGzip},
+	format.CompressionSnappy: {infallible(compressSnappy), decompressSnappy},
+	format.CompressionLZ4:    {compressLZ4, decompressLZ4},
+	format.CompressionZstd:   {infallible(compressZstd), decompressZstd},
+}
+
+func copyTo(dst, src []byte) ([]byte, error) { return append(dst, src...), nil }
+
+func infallible(f func(dst, src []byte) []byte) transform {
+	return func(dst, src []byte) ([]byte, error) { return f(dst, src), nil }
+}
+
+// apply runs the transform way picks for codec c, wrapping its error in
+// ErrCodec with op and the codec's name; on error it returns dst.
+func apply(op string, c format.Compression, dst, src []byte, way func(kind) transform) ([]byte, error) {
+	if c < 0 || int(c) >= len(kinds) {
+		return dst, codecErr(op, c, errUnknownCodec)
 	}
+	out, err := way(kinds[c])(dst, src)
 	if err != nil {
-		return dst, codecErr("decompressing", c, err)
+		return dst, codecErr(op, c, err)
 	}
 	return out, nil
 }

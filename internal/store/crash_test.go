@@ -1518,13 +1518,7 @@ func TestDeleteRecords(t *testing.T) {
 	fs := vfs.NewMem()
 	opts := memOpts(fs)
 	opts.RetentionCheck = time.Hour
-	s, err := Open("f", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateTopic(ctx, "t", 1, []format.ConfigEntry{{Name: ConfigRetentionMs, Value: "-1"}}); err != nil {
-		t.Fatal(err)
-	}
+	s := openTopic(t, "f", opts, 1)
 	for i := range 40 {
 		if _, err := s.Commit(ctx, &Txn{Appends: []Append{{Topic: "t", Batches: valuesBatch(time.Now().UnixMilli(), []string{fmt.Sprint(i, strings.Repeat("d", 8000))})}}}); err != nil {
 			t.Fatal(err)

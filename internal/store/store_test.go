@@ -69,7 +69,13 @@ func memOpts(fs vfs.FS) Options {
 // 1970, which the default retention would expire.
 func openWithTopic(t *testing.T, fs vfs.FS, partitions int) *Store {
 	t.Helper()
-	s, err := Open("f", memOpts(fs))
+	return openTopic(t, "f", memOpts(fs), partitions)
+}
+
+// openTopic opens path with opts and creates topic "t" as openWithTopic does.
+func openTopic(t *testing.T, path string, opts Options, partitions int) *Store {
+	t.Helper()
+	s, err := Open(path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,20 +139,14 @@ func TestProduceReadReopen(t *testing.T) {
 
 func TestOSFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.spool")
-	s, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateTopic(ctx, "t", 1, nil); err != nil {
-		t.Fatal(err)
-	}
+	s := openTopic(t, path, Options{}, 1)
 	if _, err := s.Commit(ctx, &Txn{Appends: []Append{{Topic: "t", Batches: batch("a", 3)}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(path, Options{ReadOnly: true})
+	s, err := Open(path, Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,17 +240,11 @@ func TestOpenUnfinishedCreate(t *testing.T) {
 // closed again without commits does not checkpoint a second time.
 func TestCloseAfterCheckpointWritesNothing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.spool")
-	s, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateTopic(ctx, "t", 1, nil); err != nil {
-		t.Fatal(err)
-	}
+	s := openTopic(t, path, Options{}, 1)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(path, Options{})
+	s, err := Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,13 +269,7 @@ func TestReadIndexesCheckpointedSegment(t *testing.T) {
 	fs := vfs.NewMem()
 	// Every commit, and the close, checkpoints.
 	opts := Options{FS: fs, ExtentSize: 4 << 20, CheckpointBytes: 1}
-	s, err := Open("f", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateTopic(ctx, "t", 1, []format.ConfigEntry{{Name: ConfigRetentionMs, Value: "-1"}}); err != nil {
-		t.Fatal(err)
-	}
+	s := openTopic(t, "f", opts, 1)
 	var want []string
 	for i := range 300 {
 		if _, err := s.Commit(ctx, &Txn{Appends: []Append{{Topic: "t", Batches: batch(fmt.Sprintf("%03d-padding-to-make-records-longer", i), 100)}}}); err != nil {
@@ -294,7 +282,7 @@ func TestReadIndexesCheckpointedSegment(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open("f", opts)
+	s, err := Open("f", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,13 +330,7 @@ func TestReadIndexesCheckpointedSegment(t *testing.T) {
 // unmapped under them, which would kill the process.
 func TestCloseWhileReading(t *testing.T) {
 	for round := range 20 {
-		s, err := Open(filepath.Join(t.TempDir(), "x.spool"), Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.CreateTopic(ctx, "t", 1, []format.ConfigEntry{{Name: ConfigRetentionMs, Value: "-1"}}); err != nil {
-			t.Fatal(err)
-		}
+		s := openTopic(t, filepath.Join(t.TempDir(), "x.spool"), Options{}, 1)
 		if _, err := s.Commit(ctx, &Txn{Appends: []Append{{Topic: "t", Batches: batch("a", 10)}}}); err != nil {
 			t.Fatal(err)
 		}
