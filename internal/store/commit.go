@@ -52,35 +52,66 @@ const opSizeLimit = 64
 // checks every batch (magic, checksum, size) before queueing, in the caller's
 // goroutine, so the writer spends its time writing.
 func (s *Store) Commit(ctx context.Context, txn *Txn) ([]AppendResult, error) {
+	r, results, err := s.txnRequest(txn)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.submit(ctx, r); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// CommitAsync queues txn like Commit but returns once it is queued; done
+// receives the outcome later, unless CommitAsync returns an error. Commits
+// queued one after another are applied in that order, which is what lets a
+// producer keep several commits in flight and still number its batches.
+// done runs on the store's syncer goroutine: it must not block, nor wait for
+// another commit.
+func (s *Store) CommitAsync(ctx context.Context, txn *Txn, done func([]AppendResult, error)) error {
+	r, results, err := s.txnRequest(txn)
+	if err != nil {
+		return err
+	}
+	r.complete = func(err error) {
+		if err != nil {
+			done(nil, err)
+			return
+		}
+		done(results, nil)
+	}
+	return s.enqueue(ctx, r)
+}
+
+// txnRequest checks txn and returns the request that commits it, with the
+// results its plan fills in.
+func (s *Store) txnRequest(txn *Txn) (*request, []AppendResult, error) {
 	estimate := 0
 	for i, a := range txn.Appends {
 		n, err := checkBatches(a.Batches)
 		if err != nil {
-			return nil, fmt.Errorf("append %d to %s/%d: %w", i, a.Topic, a.Partition, err)
+			return nil, nil, fmt.Errorf("append %d to %s/%d: %w", i, a.Topic, a.Partition, err)
 		}
 		// Each batch may need its own extent in the worst case.
 		estimate += (n + 1) * 2 * opSizeLimit
 	}
 	for _, o := range txn.Offsets {
 		if err := validGroup(o.Group); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(o.Metadata) > maxMetadata {
-			return nil, fmt.Errorf("%w: offset metadata of %d bytes, the limit is %d", ErrInvalidConfig, len(o.Metadata), maxMetadata)
+			return nil, nil, fmt.Errorf("%w: offset metadata of %d bytes, the limit is %d", ErrInvalidConfig, len(o.Metadata), maxMetadata)
 		}
 		if o.Offset < 0 {
-			return nil, fmt.Errorf("%w: committed offset %d for %s/%d is negative", ErrOffsetOutOfRange, o.Offset, o.Topic, o.Partition)
+			return nil, nil, fmt.Errorf("%w: committed offset %d for %s/%d is negative", ErrOffsetOutOfRange, o.Offset, o.Topic, o.Partition)
 		}
 		estimate += opSizeLimit + len(o.Group) + len(o.Metadata)
 	}
 	results := make([]AppendResult, len(txn.Appends))
-	err := s.submit(ctx, &request{estimate: estimate, durability: txn.Durability, plan: func(w *batchWriter) error {
+	r := &request{estimate: estimate, durability: txn.Durability, plan: func(w *batchWriter) error {
 		return w.planTxn(txn, results)
-	}})
-	if err != nil {
-		return nil, err
-	}
-	return results, nil
+	}}
+	return r, results, nil
 }
 
 // checkBatches validates concatenated batches and returns how many there are.

@@ -72,9 +72,8 @@ func (s *Store) retentionRequest() *request {
 			cuts = cuts[:len(cuts)-1]
 		}
 	}
-	// done is buffered: nobody waits for the sweep's outcome, and commitGroup
-	// must not block sending it.
-	return &request{estimate: estimate, durability: DurabilityNone, done: make(chan error, 1), plan: func(w *batchWriter) error {
+	// Nobody waits for the sweep's outcome: a failure fails the store.
+	return &request{estimate: estimate, durability: DurabilityNone, complete: func(error) {}, plan: func(w *batchWriter) error {
 		return w.truncate(cuts)
 	}}
 }

@@ -69,12 +69,13 @@ type Store struct {
 	watchers atomic.Int64 // goroutines in Wait
 	watching atomic.Bool  // the shared page watcher runs
 
-	reqs    chan *request
-	flights chan *flight // written groups, from the writer to the syncer
-	stop    chan struct{}
-	stopped chan struct{}
-	failed  atomic.Pointer[error]
-	closed  atomic.Bool
+	submitMu sync.RWMutex // held shared while queueing, exclusively to stop
+	reqs     chan *request
+	flights  chan *flight // written groups, from the writer to the syncer
+	stop     chan struct{}
+	stopped  chan struct{}
+	failed   atomic.Pointer[error]
+	closed   atomic.Bool
 }
 
 // Open opens the spool file at path, creating it unless opts.NoCreate or
@@ -297,9 +298,12 @@ const allocStep = 1 << 20
 // Close waits for pending commits, checkpoints the journal when this process
 // holds the only handle, and closes the file.
 func (s *Store) Close() error {
+	s.submitMu.Lock()
 	if s.closed.Swap(true) {
+		s.submitMu.Unlock()
 		return ErrClosed
 	}
+	s.submitMu.Unlock()
 	var err error
 	if s.stop != nil {
 		close(s.stop)

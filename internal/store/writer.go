@@ -18,7 +18,9 @@ type request struct {
 	plan       func(w *batchWriter) error
 	estimate   int // an upper bound of the encoded size of the operations plan emits
 	durability Durability
-	done       chan error
+	// complete receives the outcome, on the syncer goroutine; it must not
+	// block.
+	complete func(error)
 }
 
 // closeCheckpointBytes is the journal since the last checkpoint above which
@@ -40,6 +42,21 @@ const (
 // submit hands r to the writer and waits for its outcome. ctx bounds only the
 // wait for room in the queue: once queued, a commit runs to its end.
 func (s *Store) submit(ctx context.Context, r *request) error {
+	done := make(chan error, 1)
+	r.complete = func(err error) { done <- err }
+	if err := s.enqueue(ctx, r); err != nil {
+		return err
+	}
+	return <-done
+}
+
+// enqueue hands r to the writer, which will complete it exactly once. It
+// holds submitMu shared so that Close, which takes it exclusively before
+// stopping the writer, cannot stop it between the checks and the send: every
+// request queued is drained and completed.
+func (s *Store) enqueue(ctx context.Context, r *request) error {
+	s.submitMu.RLock()
+	defer s.submitMu.RUnlock()
 	if err := s.usable(); err != nil {
 		return err
 	}
@@ -49,24 +66,11 @@ func (s *Store) submit(ctx context.Context, r *request) error {
 	if max := s.maxRecordOps(); r.estimate > max {
 		return fmt.Errorf("%w: about %d bytes of journal, the limit is %d", ErrTxnTooLarge, r.estimate, max)
 	}
-	r.done = make(chan error, 1)
 	select {
 	case s.reqs <- r:
-	case <-s.stop:
-		return ErrClosed
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	}
-	select {
-	case err := <-r.done:
-		return err
-	case <-s.stopped:
-		select {
-		case err := <-r.done:
-			return err
-		default:
-			return ErrClosed
-		}
 	}
 }
 
@@ -276,7 +280,7 @@ func (s *Store) syncLoop(done chan struct{}) {
 			if err != nil {
 				f.errs[i] = err
 			}
-			r.done <- f.errs[i]
+			r.complete(f.errs[i])
 		}
 	}
 }
