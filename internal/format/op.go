@@ -27,6 +27,10 @@ const (
 	OpGroupDelete  OpType = 10
 	OpCheckpoint   OpType = 11
 	OpCounters     OpType = 12
+	// Idempotent producers.
+	OpProducerInit   OpType = 13
+	OpProducerBatch  OpType = 14
+	OpProducerExpire OpType = 15
 )
 
 // Op is one change of state inside a journal record or a checkpoint.
@@ -130,18 +134,50 @@ type Counters struct {
 	ExtentCount    uint32
 }
 
-func (TopicCreate) Type() OpType  { return OpTopicCreate }
-func (TopicConfig) Type() OpType  { return OpTopicConfig }
-func (TopicDelete) Type() OpType  { return OpTopicDelete }
-func (ExtentAlloc) Type() OpType  { return OpExtentAlloc }
-func (ExtentFree) Type() OpType   { return OpExtentFree }
-func (Continue) Type() OpType     { return OpContinue }
-func (Append) Type() OpType       { return OpAppend }
-func (LogStart) Type() OpType     { return OpLogStart }
-func (OffsetCommit) Type() OpType { return OpOffsetCommit }
-func (GroupDelete) Type() OpType  { return OpGroupDelete }
-func (Checkpoint) Type() OpType   { return OpCheckpoint }
-func (Counters) Type() OpType     { return OpCounters }
+// ProducerInit records that producer id ProducerID was handed out with
+// Epoch: the next id allocated lies past it. A checkpoint carries the next
+// free id as the ProducerInit of the id before it.
+type ProducerInit struct {
+	ProducerID int64
+	Epoch      int16
+}
+
+// ProducerBatch records that an idempotent producer's batch, sequences
+// [FirstSeq, LastSeq] (LastSeq wraps past MaxInt32 to 0), was appended to a
+// partition as offsets [FirstOffset, LastOffset], at Time (Unix nanoseconds,
+// the writer's clock). A commit emits it in the record of the Append that
+// publishes the batch, after it.
+type ProducerBatch struct {
+	Topic       uint32
+	Partition   uint32
+	ProducerID  int64
+	Epoch       int16
+	FirstSeq    int32
+	LastSeq     int32
+	FirstOffset int64
+	LastOffset  int64
+	Time        int64
+}
+
+// ProducerExpire forgets, in every partition, the producers whose last
+// batch was appended before Before (Unix nanoseconds).
+type ProducerExpire struct{ Before int64 }
+
+func (TopicCreate) Type() OpType    { return OpTopicCreate }
+func (TopicConfig) Type() OpType    { return OpTopicConfig }
+func (TopicDelete) Type() OpType    { return OpTopicDelete }
+func (ExtentAlloc) Type() OpType    { return OpExtentAlloc }
+func (ExtentFree) Type() OpType     { return OpExtentFree }
+func (Continue) Type() OpType       { return OpContinue }
+func (Append) Type() OpType         { return OpAppend }
+func (LogStart) Type() OpType       { return OpLogStart }
+func (OffsetCommit) Type() OpType   { return OpOffsetCommit }
+func (GroupDelete) Type() OpType    { return OpGroupDelete }
+func (Checkpoint) Type() OpType     { return OpCheckpoint }
+func (Counters) Type() OpType       { return OpCounters }
+func (ProducerInit) Type() OpType   { return OpProducerInit }
+func (ProducerBatch) Type() OpType  { return OpProducerBatch }
+func (ProducerExpire) Type() OpType { return OpProducerExpire }
 
 func (o TopicCreate) appendPayload(b []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(o.ID))
@@ -217,6 +253,25 @@ func (o Counters) appendPayload(b []byte) []byte {
 	b = binary.AppendUvarint(b, o.NextGeneration)
 	return binary.AppendUvarint(b, uint64(o.ExtentCount))
 }
+
+func (o ProducerInit) appendPayload(b []byte) []byte {
+	b = binary.AppendVarint(b, o.ProducerID)
+	return binary.AppendVarint(b, int64(o.Epoch))
+}
+
+func (o ProducerBatch) appendPayload(b []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(o.Topic))
+	b = binary.AppendUvarint(b, uint64(o.Partition))
+	b = binary.AppendVarint(b, o.ProducerID)
+	b = binary.AppendVarint(b, int64(o.Epoch))
+	b = binary.AppendVarint(b, int64(o.FirstSeq))
+	b = binary.AppendVarint(b, int64(o.LastSeq))
+	b = binary.AppendVarint(b, o.FirstOffset)
+	b = binary.AppendVarint(b, o.LastOffset)
+	return binary.AppendVarint(b, o.Time)
+}
+
+func (o ProducerExpire) appendPayload(b []byte) []byte { return binary.AppendVarint(b, o.Before) }
 
 // AppendOp appends the encoding of op to b.
 func AppendOp(b []byte, op Op) []byte {
@@ -304,6 +359,14 @@ func decodeOp(t OpType, d *opDecoder) Op {
 	case OpCounters:
 		return Counters{NextTopicID: d.u32("next topic id"), NextGeneration: d.uvarint("next generation"),
 			ExtentCount: d.u32("extent count")}
+	case OpProducerInit:
+		return ProducerInit{ProducerID: d.varint("producer id"), Epoch: d.i16("producer epoch")}
+	case OpProducerBatch:
+		return ProducerBatch{Topic: d.u32("topic id"), Partition: d.u32("partition"), ProducerID: d.varint("producer id"),
+			Epoch: d.i16("producer epoch"), FirstSeq: d.i32("first sequence"), LastSeq: d.i32("last sequence"),
+			FirstOffset: d.varint("first offset"), LastOffset: d.varint("last offset"), Time: d.varint("time")}
+	case OpProducerExpire:
+		return ProducerExpire{Before: d.varint("before")}
 	}
 	return nil
 }

@@ -63,14 +63,19 @@ func (d *opDecoder) u32(what string) uint32 {
 	return uint32(v)
 }
 
-func (d *opDecoder) i32(what string) int32 {
+// signed reads a zig-zag varint that must fit in bits bits.
+func (d *opDecoder) signed(what string, bits uint) int64 {
 	v := d.varint(what)
-	if v < -1<<31 || v > 1<<31-1 {
+	if v < -1<<(bits-1) || v > 1<<(bits-1)-1 {
 		d.fail(what)
 		return 0
 	}
-	return int32(v)
+	return v
 }
+
+func (d *opDecoder) i32(what string) int32 { return int32(d.signed(what, 32)) }
+
+func (d *opDecoder) i16(what string) int16 { return int16(d.signed(what, 16)) }
 
 func (d *opDecoder) byte1(what string) byte {
 	if d.err != nil {

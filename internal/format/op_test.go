@@ -43,9 +43,12 @@ func genExtents(t *rapid.T) []uint32 {
 	return rapid.SliceOfN(rapid.Uint32(), 0, 20).Draw(t, "extents")
 }
 
+// lastOpType is the highest operation type defined.
+const lastOpType = OpProducerExpire
+
 // genOp draws an operation of any type with any field values.
 func genOp(t *rapid.T) Op {
-	switch OpType(rapid.IntRange(int(OpTopicCreate), int(OpCounters)).Draw(t, "type")) {
+	switch OpType(rapid.IntRange(int(OpTopicCreate), int(lastOpType)).Draw(t, "type")) {
 	case OpTopicCreate:
 		return TopicCreate{ID: rapid.Uint32().Draw(t, "id"), Name: genOpString(t, "name"),
 			Partitions: rapid.Uint32().Draw(t, "partitions"), Config: genConfig(t), Created: rapid.Int64().Draw(t, "created")}
@@ -79,9 +82,19 @@ func genOp(t *rapid.T) Op {
 	case OpCheckpoint:
 		return Checkpoint{LSN: rapid.Uint64().Draw(t, "lsn"), JournalExtent: rapid.Uint32().Draw(t, "journal extent"),
 			Extents: genExtents(t)}
-	default:
+	case OpCounters:
 		return Counters{NextTopicID: rapid.Uint32().Draw(t, "next topic id"),
 			NextGeneration: rapid.Uint64().Draw(t, "next generation"), ExtentCount: rapid.Uint32().Draw(t, "extent count")}
+	case OpProducerInit:
+		return ProducerInit{ProducerID: rapid.Int64().Draw(t, "producer id"), Epoch: rapid.Int16().Draw(t, "epoch")}
+	case OpProducerBatch:
+		return ProducerBatch{Topic: rapid.Uint32().Draw(t, "topic"), Partition: rapid.Uint32().Draw(t, "partition"),
+			ProducerID: rapid.Int64().Draw(t, "producer id"), Epoch: rapid.Int16().Draw(t, "epoch"),
+			FirstSeq: rapid.Int32().Draw(t, "first seq"), LastSeq: rapid.Int32().Draw(t, "last seq"),
+			FirstOffset: rapid.Int64().Draw(t, "first offset"), LastOffset: rapid.Int64().Draw(t, "last offset"),
+			Time: rapid.Int64().Draw(t, "time")}
+	default:
+		return ProducerExpire{Before: rapid.Int64().Draw(t, "before")}
 	}
 }
 
@@ -138,6 +151,12 @@ func sampleOps() []Op {
 		Checkpoint{LSN: 100, JournalExtent: 4, Extents: []uint32{5, 6, 1<<32 - 2}},
 		Checkpoint{LSN: 1},
 		Counters{NextTopicID: 3, NextGeneration: 1 << 62, ExtentCount: 1000},
+		ProducerInit{ProducerID: 0, Epoch: 0},
+		ProducerInit{ProducerID: 1<<63 - 1, Epoch: -1 << 15},
+		ProducerBatch{Topic: 1, Partition: 2, ProducerID: 7, Epoch: 3, FirstSeq: 10, LastSeq: 14, FirstOffset: 100, LastOffset: 104, Time: 1 << 60},
+		ProducerBatch{Topic: 1<<32 - 1, Partition: 1<<32 - 1, ProducerID: -1 << 63, Epoch: 1<<15 - 1, FirstSeq: 1<<31 - 1, LastSeq: 0,
+			FirstOffset: -1 << 63, LastOffset: 1<<63 - 1, Time: -1},
+		ProducerExpire{Before: 1700000000000000000},
 	}
 }
 
@@ -200,7 +219,8 @@ func TestOpSamples(t *testing.T) {
 // TestOpTypes pins the type numbers, which are part of the format.
 func TestOpTypes(t *testing.T) {
 	want := map[string]byte{"TopicCreate": 1, "TopicConfig": 2, "TopicDelete": 3, "ExtentAlloc": 4, "ExtentFree": 5,
-		"Continue": 6, "Append": 7, "LogStart": 8, "OffsetCommit": 9, "GroupDelete": 10, "Checkpoint": 11, "Counters": 12}
+		"Continue": 6, "Append": 7, "LogStart": 8, "OffsetCommit": 9, "GroupDelete": 10, "Checkpoint": 11, "Counters": 12,
+		"ProducerInit": 13, "ProducerBatch": 14, "ProducerExpire": 15}
 	seen := map[string]bool{}
 	for _, op := range sampleOps() {
 		name := strings.TrimPrefix(fmt.Sprintf("%T", op), "format.")
@@ -226,6 +246,10 @@ func TestOpGolden(t *testing.T) {
 			"09 09 01 67 01 00 0a 01 01 6d 04"},
 		{Checkpoint{LSN: 7, JournalExtent: 2, Extents: []uint32{3, 4}}, "0b 05 07 02 02 03 04"},
 		{TopicConfig{ID: 1, Config: []ConfigEntry{{"a", "b"}}}, "02 06 01 01 01 61 01 62"},
+		{ProducerInit{ProducerID: 5, Epoch: 1}, "0d 02 0a 02"}, // as in FORMAT.md
+		{ProducerBatch{Topic: 1, Partition: 0, ProducerID: 5, Epoch: 0, FirstSeq: 3, LastSeq: 5, FirstOffset: 64, LastOffset: 66, Time: 2},
+			"0e 0b 01 00 0a 00 06 0a 80 01 84 01 04"}, // as in FORMAT.md
+		{ProducerExpire{Before: -2}, "0f 01 03"},
 	} {
 		if got := fmt.Sprintf("% x", AppendOp(nil, tt.op)); got != tt.want {
 			t.Errorf("%T: %s, want %s", tt.op, got, tt.want)
@@ -315,7 +339,7 @@ func TestOpReaderStrayBytes(t *testing.T) {
 }
 
 func TestOpReaderUnknownType(t *testing.T) {
-	for _, typ := range []int{0, int(OpCounters) + 1, 100, 255} {
+	for _, typ := range []int{0, int(lastOpType) + 1, 100, 255} {
 		r := NewOpReader([]byte{byte(typ), 1, 0})
 		if got, err := r.Next(); !errors.Is(err, ErrOpCorrupt) {
 			t.Fatalf("type %d: %+v, %v", typ, got, err)
@@ -342,6 +366,11 @@ func TestOpReaderFieldLimits(t *testing.T) {
 		{"i32 min", frame(OpOffsetCommit, cat(str(1), uv(0), uv(0), sv(0), sv(-1<<31), str(0), sv(0))), true},
 		{"i32 below", frame(OpOffsetCommit, cat(str(1), uv(0), uv(0), sv(0), sv(-1<<31-1), str(0), sv(0))), false},
 		{"i32 above", frame(OpOffsetCommit, cat(str(1), uv(0), uv(0), sv(0), sv(1<<31), str(0), sv(0))), false},
+		{"i16 min", frame(OpProducerInit, cat(sv(0), sv(-1<<15))), true},
+		{"i16 max", frame(OpProducerInit, cat(sv(0), sv(1<<15-1))), true},
+		{"i16 below", frame(OpProducerInit, cat(sv(0), sv(-1<<15-1))), false},
+		{"i16 above", frame(OpProducerInit, cat(sv(0), sv(1<<15))), false},
+		{"sequence above i32", frame(OpProducerBatch, cat(uv(1), uv(0), sv(1), sv(0), sv(1<<31), sv(0), sv(0), sv(0), sv(0))), false},
 		{"string at the limit", frame(OpGroupDelete, str(maxString)), true},
 		{"string over the limit", frame(OpGroupDelete, str(maxString+1)), false},
 		{"string longer than the payload", frame(OpGroupDelete, cat(uv(5), []byte("abc"))), false},
