@@ -139,7 +139,9 @@ func ValidTopicName(name string) error {
 // maxGroupID bounds a group id, which the journal stores as a string.
 const maxGroupID = 1 << 10
 
-func validGroup(group string) error {
+// ValidGroup reports whether group is a usable group id: 1 to 1024 bytes of
+// UTF-8.
+func ValidGroup(group string) error {
 	if group == "" || len(group) > maxGroupID || !utf8.ValidString(group) {
 		return fmt.Errorf("%w: %q must be 1 to %d bytes of UTF-8", ErrInvalidGroup, group, maxGroupID)
 	}

@@ -84,7 +84,7 @@ func (s *Store) CommittedOffset(group, topic string, partition int32) (Committed
 
 // DeleteGroup deletes a group and its committed offsets.
 func (s *Store) DeleteGroup(ctx context.Context, group string) error {
-	if err := validGroup(group); err != nil {
+	if err := ValidGroup(group); err != nil {
 		return err
 	}
 	return s.submit(ctx, &request{estimate: opSizeLimit + len(group), plan: func(w *batchWriter) error {

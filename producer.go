@@ -1,0 +1,242 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/spooldb/spool/internal/store"
+)
+
+// ProducerOptions configure a Producer. A nil *ProducerOptions means the
+// defaults, which are those of Kafka's producer where Kafka has one.
+type ProducerOptions struct {
+	// Partitioner chooses each record's partition: DefaultPartitioner when
+	// zero.
+	Partitioner Partitioner
+	// Compression compresses each batch: NoCompression when zero.
+	Compression Compression
+	// Linger is how long a batch waits for more records before it is
+	// written. Zero (Kafka's linger.ms=0) writes at once when nothing is
+	// being written, and otherwise gathers the records that arrive while
+	// the last commit completes: batches grow with the load by themselves.
+	Linger time.Duration
+	// BatchBytes bounds a batch: 1 MiB when zero, and never more than the
+	// topic's max.message.bytes.
+	BatchBytes int
+	// MaxBufferedBytes bounds the records produced and not yet
+	// acknowledged; Produce blocks while they would exceed it. 64 MiB when
+	// zero.
+	MaxBufferedBytes int
+	// Durability is the durability of the producer's commits:
+	// the DB's when zero.
+	Durability Durability
+	// DisableIdempotence sends batches without a producer id and sequence
+	// numbers. Idempotence is on by default, as in Kafka since 3.0: a batch
+	// retried after an error whose outcome was unknown is written once.
+	DisableIdempotence bool
+	// AutoCreateTopics creates a topic that does not exist on its first
+	// record, with AutoCreatePartitions partitions (1 when zero), instead
+	// of failing the record with ErrUnknownTopic.
+	AutoCreateTopics     bool
+	AutoCreatePartitions int
+	// DeliveryTimeout bounds the retries of a batch whose commit failed
+	// with an error that may pass (Kafka's delivery.timeout.ms): 2 minutes
+	// when zero.
+	DeliveryTimeout time.Duration
+}
+
+func (o ProducerOptions) withDefaults() ProducerOptions {
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = 1 << 20
+	}
+	if o.MaxBufferedBytes <= 0 {
+		o.MaxBufferedBytes = 64 << 20
+	}
+	if o.AutoCreatePartitions <= 0 {
+		o.AutoCreatePartitions = 1
+	}
+	if o.DeliveryTimeout <= 0 {
+		o.DeliveryTimeout = 2 * time.Minute
+	}
+	return o
+}
+
+// Producer sends records to the topics of a DB. It gathers them into one
+// batch per partition and commits the batches of all partitions together, one
+// commit at a time: while a commit is being written and synced, the next
+// batches fill. Records are acknowledged through the callback of Produce, the
+// Future of Send, or the return of ProduceSync, once their commit has the
+// producer's durability.
+//
+// A Producer is safe for concurrent use, and one Producer shared by many
+// goroutines batches better than one each.
+type Producer struct {
+	db     *DB
+	opts   ProducerOptions
+	id     producerID
+	commit func(ctx context.Context, txn *store.Txn) ([]store.AppendResult, error)
+
+	mu       sync.Mutex
+	topics   map[string]*producerTopic
+	active   []*producerPartition // partitions with batches open or ready
+	buffered int                  // bytes of records not yet acknowledged
+	unacked  int                  // records not yet acknowledged
+	flushing int                  // Flush calls waiting
+	closing  bool
+	changed  chan struct{} // closed and replaced when buffered or unacked fall
+	kick     chan struct{} // wakes the sender
+	sent     chan struct{} // closed when the sender ends
+
+	scratch []headerBytes // Produce's header conversion, under mu
+}
+
+// NewProducer returns a producer of records into db.
+func (db *DB) NewProducer(opts *ProducerOptions) (*Producer, error) {
+	if opts == nil {
+		opts = &ProducerOptions{}
+	}
+	o := opts.withDefaults()
+	if o.Compression < NoCompression || o.Compression > Zstd {
+		return nil, fmt.Errorf("spool: unknown compression %d", o.Compression)
+	}
+	p := &Producer{db: db, opts: o, id: noProducerID, commit: db.s.Commit, topics: map[string]*producerTopic{},
+		changed: make(chan struct{}), kick: make(chan struct{}, 1), sent: make(chan struct{})}
+	if !o.DisableIdempotence {
+		id, err := db.initProducerID()
+		if err != nil {
+			return nil, err
+		}
+		p.id = id
+	}
+	go p.send()
+	return p, nil
+}
+
+// Produce queues r and returns; done (which may be nil) is called once r is
+// written, with r's Partition, Offset and Timestamp set, or has failed. The
+// callbacks of one partition are called in the order of its records, on the
+// producer's goroutine: they should be quick. ctx bounds only the wait for
+// buffer space (MaxBufferedBytes) and for creating a topic.
+func (p *Producer) Produce(ctx context.Context, r *Record, done func(*Record, error)) {
+	if done == nil {
+		done = func(*Record, error) {}
+	}
+	if err := p.produce(ctx, r, done); err != nil {
+		done(r, err)
+	}
+}
+
+// ProduceSync produces records and waits until every one is written or has
+// failed; it returns the errors of the records that failed, joined. With a
+// Linger, it waits for it: ProduceSync does not hurry a batch.
+func (p *Producer) ProduceSync(ctx context.Context, records ...*Record) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	wg.Add(len(records))
+	for _, r := range records {
+		p.Produce(ctx, r, func(r *Record, err error) {
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Future is the outcome of a record produced with Send.
+type Future struct {
+	done chan struct{}
+	rec  *Record
+	err  error
+}
+
+// Send produces r like Produce and returns its Future.
+func (p *Producer) Send(ctx context.Context, r *Record) *Future {
+	f := &Future{done: make(chan struct{})}
+	p.Produce(ctx, r, func(r *Record, err error) {
+		f.rec, f.err = r, err
+		close(f.done)
+	})
+	return f
+}
+
+// Done is closed once the record is written or has failed.
+func (f *Future) Done() <-chan struct{} { return f.done }
+
+// Wait waits until the record is written and returns it, or returns why it
+// failed, or ctx's error if ctx ends first (the record may still be
+// written).
+func (f *Future) Wait(ctx context.Context) (*Record, error) {
+	select {
+	case <-f.done:
+		return f.rec, f.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Flush writes every buffered record, without waiting for any Linger, and
+// waits until all are acknowledged. Records produced while it waits are
+// waited for too, as in franz-go: a Flush under a constant stream of
+// records returns when the stream pauses.
+func (p *Producer) Flush(ctx context.Context) error {
+	p.mu.Lock()
+	p.flushing++
+	p.wakeSender()
+	defer func() {
+		p.mu.Lock()
+		p.flushing--
+		p.mu.Unlock()
+	}()
+	for p.unacked > 0 {
+		changed := p.changed
+		p.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		p.mu.Lock()
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+// Close writes every buffered record, waits for them, and stops the
+// producer. Records produced after Close began fail with ErrProducerClosed.
+func (p *Producer) Close() error {
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		<-p.sent
+		return ErrProducerClosed
+	}
+	p.closing = true
+	p.wakeSender()
+	p.mu.Unlock()
+	<-p.sent
+	return nil
+}
+
+// wakeSender wakes the sender goroutine unless a wake is pending.
+func (p *Producer) wakeSender() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// signal wakes the goroutines that wait for buffer space or acknowledgements.
+// p.mu is held.
+func (p *Producer) signal() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}

@@ -1,0 +1,206 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+	"unsafe"
+
+	"github.com/spooldb/spool/internal/codec"
+	"github.com/spooldb/spool/internal/format"
+)
+
+// producerTopic is what a producer knows of a topic.
+type producerTopic struct {
+	name        string
+	partitioner partitioner
+	parts       []*producerPartition
+	// maxBatch is the most bytes a batch may hold: the producer's
+	// BatchBytes within the topic's max.message.bytes.
+	maxBatch   int
+	maxMessage int
+}
+
+// producerPartition is a partition's batches: the one filling, and those
+// closed and waiting for the sender, oldest first.
+type producerPartition struct {
+	topic  *producerTopic
+	index  int32
+	open   *batch
+	ready  []*batch
+	active bool // in Producer.active
+	// seq is the sequence number of the next batch's first record, known
+	// to the sender alone.
+	seq int32
+}
+
+// batch is the records of one partition on their way into one RecordBatch.
+type batch struct {
+	part    *producerPartition
+	bb      format.BatchBuilder
+	records []*Record
+	dones   []func(*Record, error)
+	bytes   int // the records' buffer accounting, see recordSize
+	started time.Time
+}
+
+// headerBytes is a header as the batch builder takes it.
+type headerBytes = format.RecordHeader
+
+// recordSize bounds the bytes r takes in a batch: its fields and the most
+// each varint of the record encoding may take.
+func recordSize(r *Record) int {
+	n := len(r.Key) + len(r.Value) + 40
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value) + 10
+	}
+	return n
+}
+
+// produce queues r, or says why it cannot.
+func (p *Producer) produce(ctx context.Context, r *Record, done func(*Record, error)) error {
+	size := recordSize(r)
+	if r.Timestamp.IsZero() {
+		r.Timestamp = time.Now()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.waitForSpace(ctx, size); err != nil {
+		return err
+	}
+	t, err := p.topic(ctx, r.Topic)
+	if err != nil {
+		return err
+	}
+	if size+format.BatchHeaderSize > t.maxMessage {
+		return fmt.Errorf("%w: a record of about %d bytes for topic %s, whose max.message.bytes is %d",
+			ErrRecordTooLarge, size, t.name, t.maxMessage)
+	}
+	part, err := t.choose(r)
+	if err != nil {
+		return err
+	}
+	if part.open != nil && part.open.bb.Size()+size > t.maxBatch {
+		if p.close(part) {
+			if part, err = t.choose(r); err != nil {
+				return err
+			}
+			if part.open != nil && part.open.bb.Size()+size > t.maxBatch {
+				p.close(part)
+			}
+		}
+	}
+	if part.open == nil {
+		part.open = &batch{part: part, started: time.Now()}
+		part.open.bb.Reset(r.Timestamp.UnixMilli())
+		p.activate(part)
+		p.wakeSender()
+	} else if p.opts.Linger == 0 {
+		p.wakeSender()
+	}
+	b := part.open
+	p.scratch = p.scratch[:0]
+	for _, h := range r.Headers {
+		// The builder copies the key at once: viewing the string's bytes
+		// saves a copy per header.
+		p.scratch = append(p.scratch, headerBytes{Key: unsafe.Slice(unsafe.StringData(h.Key), len(h.Key)), Value: h.Value})
+	}
+	b.bb.Append(r.Timestamp.UnixMilli(), r.Key, r.Value, p.scratch...)
+	r.Partition = part.index
+	b.records = append(b.records, r)
+	b.dones = append(b.dones, done)
+	b.bytes += size
+	p.buffered += size
+	p.unacked++
+	return nil
+}
+
+// waitForSpace waits until size more bytes fit in the buffer; p.mu is held.
+// A record larger than the whole buffer waits until the buffer is empty.
+func (p *Producer) waitForSpace(ctx context.Context, size int) error {
+	for {
+		if p.closing {
+			return ErrProducerClosed
+		}
+		if p.buffered == 0 || p.buffered+size <= p.opts.MaxBufferedBytes {
+			return nil
+		}
+		changed := p.changed
+		p.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			p.mu.Lock()
+			return ctx.Err()
+		}
+		p.mu.Lock()
+	}
+}
+
+// topic returns what the producer knows of a topic, looking it up (and
+// creating it, if so configured) the first time; p.mu is held.
+func (p *Producer) topic(ctx context.Context, name string) (*producerTopic, error) {
+	if t := p.topics[name]; t != nil {
+		return t, nil
+	}
+	info, err := p.db.s.Topic(name)
+	if err != nil && p.opts.AutoCreateTopics && errors.Is(err, ErrUnknownTopic) {
+		err = p.db.s.CreateTopic(ctx, name, p.opts.AutoCreatePartitions, nil)
+		if err == nil || errors.Is(err, ErrTopicExists) {
+			info, err = p.db.s.Topic(name)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	t := &producerTopic{name: name, partitioner: p.opts.Partitioner.instance(),
+		maxMessage: int(info.Config.MaxMessageBytes), parts: make([]*producerPartition, len(info.Partitions))}
+	t.maxBatch = min(p.opts.BatchBytes, t.maxMessage)
+	for i := range t.parts {
+		t.parts[i] = &producerPartition{topic: t, index: int32(i)}
+	}
+	p.topics[name] = t
+	return t, nil
+}
+
+// choose returns the partition the partitioner picks for r.
+func (t *producerTopic) choose(r *Record) (*producerPartition, error) {
+	n := int32(len(t.parts))
+	i := t.partitioner.partition(r, n)
+	if i < 0 || i >= n {
+		return nil, fmt.Errorf("%w: partition %d for topic %s, which has %d", ErrUnknownPartition, i, t.name, n)
+	}
+	return t.parts[i], nil
+}
+
+// close closes the open batch of part for the sender, and reports whether
+// the partitioner moved on from part, so that a keyless record goes
+// elsewhere; p.mu is held.
+func (p *Producer) close(part *producerPartition) (moved bool) {
+	part.ready = append(part.ready, part.open)
+	part.open = nil
+	p.wakeSender()
+	return part.topic.partitioner.batchDone(part.index)
+}
+
+// activate puts part among the partitions the sender looks at; p.mu is held.
+func (p *Producer) activate(part *producerPartition) {
+	if !part.active {
+		part.active = true
+		p.active = append(p.active, part)
+	}
+}
+
+// encode returns b as a RecordBatch, numbered from seq when the producer is
+// idempotent.
+func (b *batch) encode(id producerID, seq int32, c Compression) ([]byte, error) {
+	if id.id >= 0 {
+		b.bb.SetProducer(id.id, id.epoch, seq)
+	}
+	if c == NoCompression {
+		return b.bb.Build(nil), nil
+	}
+	fc := format.Compression(c)
+	return b.bb.BuildCompressed(nil, fc, codec.CompressFunc(fc))
+}
