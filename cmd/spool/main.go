@@ -6,8 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -15,8 +17,11 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first Ctrl-C ends the command cleanly (consume commits its group's
+	// progress); once it has, a second one kills the process as usual.
+	context.AfterFunc(ctx, stop)
 	if err := newRoot().ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
@@ -39,6 +44,8 @@ the way SQLite keeps a database. Name the file with --file (or SPOOL_FILE).`,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVarP(&g.file, "file", "f", os.Getenv("SPOOL_FILE"), "the spool file (default $SPOOL_FILE)")
+	root.SetFlagErrorFunc(flagError)
+	root.AddCommand(newStats(g))
 	root.AddCommand(newDemo(), newTopic(g), newProduce(g), newConsume(g), newGroup(g), newCheck(g))
 	return root
 }
@@ -47,11 +54,11 @@ the way SQLite keeps a database. Name the file with --file (or SPOOL_FILE).`,
 func (g *globals) with(readOnly bool, fn func(s *store.Store) error) error {
 	s, err := g.open(readOnly)
 	if err != nil {
-		return err
+		return g.explain(err)
 	}
 	if err := fn(s); err != nil {
 		s.Close()
-		return err
+		return g.explain(err)
 	}
 	return s.Close()
 }
@@ -60,6 +67,11 @@ func (g *globals) with(readOnly bool, fn func(s *store.Store) error) error {
 func (g *globals) open(readOnly bool) (*store.Store, error) {
 	if g.file == "" {
 		return nil, errors.New("no file: pass --file PATH or set SPOOL_FILE")
+	}
+	if readOnly {
+		if _, err := os.Stat(g.file); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no file %s: check --file or SPOOL_FILE; commands that write create it, e.g. %s", g.file, g.command("topic create TOPIC"))
+		}
 	}
 	return store.Open(g.file, store.Options{ReadOnly: readOnly, NoCreate: readOnly})
 }

@@ -33,8 +33,8 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"billing orders 0 1000 1000 0", "billing orders 1 500 1000 500",
-		"billing orders 2 0 1000 1000", "total lag 1500"} {
+	for _, want := range []string{"billing orders 0 1000 1000 0 - - -", "billing orders 1 500 1000 500 - - -",
+		"billing orders 2 0 1000 1000 - - -", "total lag 1500"} {
 		if !hasRow(out, want) {
 			t.Errorf("demo output lacks the row %q:\n%s", want, out)
 		}
@@ -58,7 +58,7 @@ func TestProduceConsumeGroup(t *testing.T) {
 		t.Fatalf("second consume resumes after the group's commit: %q, %v", out, err)
 	}
 	out, err = run(t, "", "-f", f, "group", "describe", "g")
-	if err != nil || !hasRow(out, "g t 0 4 4 0") {
+	if err != nil || !hasRow(out, "g t 0 4 4 0 - - -") {
 		t.Fatalf("describe: %q, %v", out, err)
 	}
 	if _, err := run(t, "", "-f", f, "consume", "nope"); err == nil || !strings.Contains(err.Error(), "unknown topic") {

@@ -1,112 +1,263 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/spooldb/spool/internal/format"
+	"github.com/spooldb/spool/internal/partition"
 	"github.com/spooldb/spool/internal/store"
 )
 
-// Limits of one batch built from input lines.
+// Limits of one batch built from input lines; a topic's max.message.bytes
+// lowers the byte limit.
 const (
 	batchRecords = 1000
 	batchBytes   = 256 << 10
+	// txnBytes bounds the batches of all partitions that one commit (and
+	// so one sync) carries.
+	txnBytes = 1 << 20
 )
 
 func newProduce(g *globals) *cobra.Command {
-	var partition int32
-	var value string
+	var partitionFlag int32
+	var value, keySep, durability string
+	var headers []string
 	cmd := &cobra.Command{
 		Use:   "produce TOPIC",
 		Short: "Append records: one per line of standard input, or --value",
+		Long: `Append records to a topic: one per line of standard input (without its line
+ending), or the one --value gives.
+
+With --key-sep, the part of each line before the first SEP is the record's key
+and the rest its value; a keyed record goes to the partition Kafka's default
+partitioner (murmur2) gives its key, so it lands where a Kafka producer would
+put it. A line without SEP is an error, as in kafka-console-producer. Without
+keys, each batch goes to the next partition in turn. --partition sends every
+record to one partition.
+
+Records are committed in batches of up to 1000 records: when a batch is
+full, when the input pauses for a moment, and at its end. --durability says
+when a commit counts as done: sync (the default) after it is on disk,
+interval within 200 ms, none when the operating system writes it.`,
 		Example: `  seq 1 1000 | spool -f events.spool produce orders
-  spool -f events.spool produce orders --partition 2 --value '{"id": 7}'`,
-		Args: cobra.ExactArgs(1),
+  printf 'alice:1\nbob:2\n' | spool -f events.spool produce orders --key-sep :
+  spool -f events.spool produce orders --partition 2 --value '{"id": 7}' --header source=cli
+  spool -f events.spool produce logs --durability none < app.log`,
+		Args:              argsNamed("TOPIC"),
+		ValidArgsFunction: g.completeTopics,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := parseDurability(durability)
+			if err != nil {
+				return err
+			}
+			hs, err := parseHeaders(headers)
+			if err != nil {
+				return err
+			}
 			return g.with(false, func(s *store.Store) error {
 				t, err := s.Topic(args[0])
 				if err != nil {
 					return err
 				}
-				p := &producer{s: s, cmd: cmd, topic: args[0], partitions: int32(len(t.Partitions)), partition: partition}
-				if partition >= p.partitions {
-					return fmt.Errorf("--partition %d: topic %s has partitions 0 to %d", partition, args[0], p.partitions-1)
+				if err := checkPartition(t, partitionFlag); err != nil {
+					return err
 				}
+				p := newProducer(s, t, partitionFlag, d)
+				p.keySep, p.headers, p.bar = []byte(keySep), hs, newProgress(cmd)
+				ctx := cmd.Context()
 				if cmd.Flags().Changed("value") {
-					p.add([]byte(value))
-				} else if err := p.lines(cmd.InOrStdin()); err != nil {
-					return err
+					err = p.line(ctx, []byte(value))
+				} else {
+					err = p.lines(ctx, cmd.InOrStdin())
 				}
-				if err := p.flush(); err != nil {
-					return err
+				if errors.Is(err, context.Canceled) {
+					err = errors.New("interrupted; the lines read before were produced")
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "produced %d records to %s\n", p.count, args[0])
-				return nil
+				// After Ctrl-C too, the lines read are committed (a second
+				// Ctrl-C kills at once).
+				err = errors.Join(err, p.flush(context.WithoutCancel(ctx)))
+				p.bar.done()
+				fmt.Fprintf(cmd.ErrOrStderr(), "produced %d records to %s\n", p.count, t.Name)
+				return err
 			})
 		},
 	}
-	cmd.Flags().Int32VarP(&partition, "partition", "p", -1, "the partition (default: batches go round-robin)")
+	cmd.Flags().Int32VarP(&partitionFlag, "partition", "p", -1, "send every record to this partition (default: by key, or batches in turn)")
 	cmd.Flags().StringVar(&value, "value", "", "produce one record with this value instead of reading standard input")
+	cmd.Flags().StringVarP(&keySep, "key-sep", "K", "", "split each line at the first SEP into key and value")
+	cmd.Flags().StringArrayVarP(&headers, "header", "H", nil, "a header KEY=VALUE for every record; repeatable")
+	cmd.Flags().StringVar(&durability, "durability", "sync", "when a commit is done: sync, interval or none")
+	cmd.RegisterFlagCompletionFunc("durability", cobra.FixedCompletions([]string{"sync", "interval", "none"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
-// producer batches records and commits each batch to the next partition.
+func parseDurability(s string) (store.Durability, error) {
+	switch s {
+	case "sync":
+		return store.DurabilitySync, nil
+	case "interval":
+		return store.DurabilityInterval, nil
+	case "none":
+		return store.DurabilityNone, nil
+	}
+	return 0, fmt.Errorf("--durability %q: want sync, interval or none", s)
+}
+
+func parseHeaders(kvs []string) ([]format.RecordHeader, error) {
+	var out []format.RecordHeader
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--header %q: want KEY=VALUE, such as source=cli", kv)
+		}
+		out = append(out, format.RecordHeader{Key: []byte(k), Value: []byte(v)})
+	}
+	return out, nil
+}
+
+// producer builds a batch per partition from input lines and commits the
+// batches together, one sync for them all.
 type producer struct {
 	s          *store.Store
 	topic      string
 	partitions int32
-	partition  int32 // fixed partition, or -1
-	next       int32 // next round-robin partition
-	bb         format.BatchBuilder
-	buf        []byte
-	count      int
-	cmd        *cobra.Command
+	fixed      int32 // --partition, or -1
+	keySep     []byte
+	headers    []format.RecordHeader
+	durability store.Durability
+	maxRecord  int // the topic's max.message.bytes: no batch may be larger
+	maxBatch   int // where a batch is cut: batchBytes, or less if maxRecord is
+
+	batches  []format.BatchBuilder // by partition
+	pending  int                   // bytes in batches
+	nextFree int32                 // the partition of records without a key
+	lineNo   int
+	count    int64
+	bytes    int64
+	txn      store.Txn
+	buf      []byte
+	spans    [][2]int // where each append's batch lies in buf
+	bar      *progress
 }
 
-func (p *producer) lines(r io.Reader) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), store.DefaultMaxMessageBytes)
-	for sc.Scan() {
-		p.add(sc.Bytes())
-		if p.bb.Len() >= batchRecords || p.bb.Size() >= batchBytes {
-			if err := p.flush(); err != nil {
-				return err
-			}
+func newProducer(s *store.Store, t store.TopicInfo, fixed int32, d store.Durability) *producer {
+	n := int32(len(t.Partitions))
+	maxRecord := int(t.Config.MaxMessageBytes)
+	return &producer{s: s, topic: t.Name, partitions: n, fixed: fixed, durability: d,
+		maxRecord: maxRecord, maxBatch: min(batchBytes, maxRecord), batches: make([]format.BatchBuilder, n),
+		bar: &progress{}}
+}
+
+// lines produces a record for each line of r, committing what it has
+// whenever the input pauses (see lineSplitter).
+func (p *producer) lines(ctx context.Context, r io.Reader) error {
+	ls := lineSplitter{
+		line:    func(line []byte) error { return p.line(ctx, line) },
+		idle:    func() error { return p.flush(ctx) },
+		maxLine: p.maxRecord,
+		tooLong: p.tooLong,
+	}
+	return ls.run(ctx, r)
+}
+
+// line adds the record one line of input gives.
+func (p *producer) line(ctx context.Context, line []byte) error {
+	p.lineNo++
+	var key []byte
+	value := line
+	if len(p.keySep) > 0 {
+		k, v, ok := bytes.Cut(line, p.keySep)
+		if !ok {
+			return fmt.Errorf("line %d has no key separator %q: %.40q", p.lineNo, p.keySep, line)
+		}
+		key, value = k, v
+	}
+	part := p.fixed
+	switch {
+	case part >= 0:
+	case key != nil:
+		part = partition.ForKey(key, p.partitions)
+	default:
+		part = p.nextFree
+	}
+	size := recordSize(key, value, p.headers)
+	if format.BatchHeaderSize+size > p.maxRecord {
+		return p.tooLong(size)
+	}
+	bb := &p.batches[part]
+	if bb.Len() > 0 && bb.Size()+size > p.maxBatch {
+		if err := p.flush(ctx); err != nil {
+			return err
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("reading standard input: %w", err)
+	now := time.Now().UnixMilli()
+	if bb.Len() == 0 {
+		bb.Reset(now)
+	}
+	bb.Append(now, key, value, p.headers...)
+	p.pending += size
+	if bb.Len() >= batchRecords || p.pending >= txnBytes {
+		return p.flush(ctx)
 	}
 	return nil
 }
 
-func (p *producer) add(v []byte) {
-	if p.bb.Len() == 0 {
-		p.bb.Reset(time.Now().UnixMilli())
+// recordSize is a bound on the bytes a record adds to a batch.
+func recordSize(key, value []byte, headers []format.RecordHeader) int {
+	n := 32 + len(key) + len(value)
+	for _, h := range headers {
+		n += 10 + len(h.Key) + len(h.Value)
 	}
-	p.bb.Append(time.Now().UnixMilli(), nil, v)
+	return n
 }
 
-func (p *producer) flush() error {
-	if p.bb.Len() == 0 {
+// tooLong is the error for a line of n bytes that no batch can hold.
+func (p *producer) tooLong(n int) error {
+	return hinted{fmt.Errorf("line %d: a record of about %d bytes is more than topic %s takes (max.message.bytes=%d)", p.lineNo+1, n, p.topic, p.maxRecord),
+		fmt.Sprintf("raise the limit with: spool topic alter %s --config max.message.bytes=N", p.topic)}
+}
+
+// flush commits the batches of every partition in one commit.
+func (p *producer) flush(ctx context.Context) error {
+	if p.pending == 0 {
 		return nil
 	}
-	part := p.partition
-	if part < 0 {
-		part = p.next
-		p.next = (p.next + 1) % p.partitions
+	p.buf, p.spans = p.buf[:0], p.spans[:0]
+	p.txn = store.Txn{Appends: p.txn.Appends[:0], Durability: p.durability}
+	records := 0
+	for i := range p.batches {
+		bb := &p.batches[i]
+		if bb.Len() == 0 {
+			continue
+		}
+		start := len(p.buf)
+		p.buf = bb.Build(p.buf)
+		p.spans = append(p.spans, [2]int{start, len(p.buf)})
+		p.txn.Appends = append(p.txn.Appends, store.Append{Topic: p.topic, Partition: int32(i)})
+		records += bb.Len()
+		bb.Reset(0)
 	}
-	p.buf = p.bb.Build(p.buf[:0])
-	n := p.bb.Len()
-	p.bb.Reset(0)
-	if _, err := p.s.Commit(cmdContext(p.cmd), &store.Txn{Appends: []store.Append{{Topic: p.topic, Partition: part, Batches: p.buf}}}); err != nil {
+	// Sliced once p.buf has stopped growing.
+	for i, sp := range p.spans {
+		p.txn.Appends[i].Batches = p.buf[sp[0]:sp[1]]
+	}
+	p.pending = 0
+	if p.fixed < 0 {
+		p.nextFree = (p.nextFree + 1) % p.partitions // records without a key: the next batch goes to the next partition
+	}
+	if _, err := p.s.Commit(ctx, &p.txn); err != nil {
 		return err
 	}
-	p.count += n
+	p.count += int64(records)
+	p.bytes += int64(len(p.buf))
+	p.bar.show("produced %d records, %s", p.count, humanBytes(p.bytes))
 	return nil
 }
