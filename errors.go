@@ -72,3 +72,13 @@ var ErrNotAssigned = errors.New("spool: partition not assigned to this consumer"
 // ErrNoGroup is returned for committing offsets with a consumer that has no
 // group.
 var ErrNoGroup = errors.New("spool: consumer has no group to commit for")
+
+// ErrOutOfOrderSequence is returned for a batch of an idempotent producer
+// whose sequence number does not follow the last one the partition holds
+// from it: a batch before it is missing. Kafka's OUT_OF_ORDER_SEQUENCE_NUMBER.
+var ErrOutOfOrderSequence = store.ErrOutOfOrderSequence
+
+// ErrProducerFenced is returned for a batch of an idempotent producer whose
+// epoch is older than one the partition has seen: a newer instance of the
+// producer took over.
+var ErrProducerFenced = store.ErrProducerFenced

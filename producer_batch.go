@@ -62,7 +62,9 @@ func recordSize(r *Record) int {
 func (p *Producer) produce(ctx context.Context, r *Record, done func(*Record, error)) error {
 	size := recordSize(r)
 	if r.Timestamp.IsZero() {
-		r.Timestamp = time.Now()
+		// Kafka keeps milliseconds: the acknowledged record shows what
+		// consumers will see.
+		r.Timestamp = time.UnixMilli(time.Now().UnixMilli())
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -1,5 +1,7 @@
 package spool
 
+import "context"
+
 // producerID identifies an idempotent producer to the store: its id and
 // epoch, stamped on every batch with the batch's sequence number.
 type producerID struct {
@@ -11,7 +13,12 @@ type producerID struct {
 // plain producers send them.
 var noProducerID = producerID{id: -1, epoch: -1}
 
-// initProducerID allocates a producer id in the file.
+// initProducerID allocates a producer id in the file: unique among all the
+// producers that ever wrote to it, from any process.
 func (db *DB) initProducerID() (producerID, error) {
-	return noProducerID, nil // until the store allocates producer ids
+	id, err := db.s.InitProducer(context.Background())
+	if err != nil {
+		return noProducerID, err
+	}
+	return producerID{id: id.ID, epoch: id.Epoch}, nil
 }

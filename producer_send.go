@@ -185,7 +185,7 @@ func nextSequence(seq int32, n int) int32 {
 func permanent(err error) bool {
 	return fatal(err) || errors.Is(err, ErrUnknownTopic) || errors.Is(err, ErrUnknownPartition) ||
 		errors.Is(err, ErrRecordTooLarge) || errors.Is(err, ErrTxnTooLarge) || errors.Is(err, store.ErrInvalidBatch) ||
-		errors.Is(err, ErrInvalidConfig)
+		errors.Is(err, ErrInvalidConfig) || errors.Is(err, ErrOutOfOrderSequence) || errors.Is(err, ErrProducerFenced)
 }
 
 // fatal reports whether err ends every commit of the DB, not one.

@@ -1,0 +1,476 @@
+package spool
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/spooldb/spool/internal/format"
+	"github.com/spooldb/spool/internal/store"
+)
+
+// TestProduceFields checks that key, value, headers and timestamp come back
+// as sent, and that acknowledgements carry the offsets the records got.
+func TestProduceFields(t *testing.T) {
+	db := openDB(t, 1)
+	p := newProducer(t, db, nil)
+	ts := time.UnixMilli(1_700_000_000_123)
+	sent := []*Record{
+		{Topic: "t", Key: []byte("k1"), Value: []byte("v1"), Timestamp: ts,
+			Headers: []Header{{Key: "trace", Value: []byte("abc")}, {Key: "empty", Value: []byte{}}, {Key: "null"}}},
+		{Topic: "t", Value: nil},           // null value, no key
+		{Topic: "t", Key: []byte{}, Value: []byte{}}, // empty, not null
+	}
+	if err := p.ProduceSync(ctx, sent...); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range sent {
+		if r.Offset != int64(i) || r.Partition != 0 {
+			t.Errorf("record %d acknowledged at %d/%d, want 0/%d", i, r.Partition, r.Offset, i)
+		}
+	}
+	c := newConsumer(t, db, nil)
+	if err := c.Assign("t"); err != nil {
+		t.Fatal(err)
+	}
+	got := pollAll(t, c, len(sent))
+	for i, r := range got {
+		w := sent[i]
+		if r.Offset != w.Offset || !bytes.Equal(r.Key, w.Key) || (r.Key == nil) != (w.Key == nil) ||
+			!bytes.Equal(r.Value, w.Value) || (r.Value == nil) != (w.Value == nil) || !r.Timestamp.Equal(w.Timestamp) {
+			t.Errorf("record %d: got %+v, want %+v", i, r, w)
+		}
+		if len(r.Headers) != len(w.Headers) {
+			t.Fatalf("record %d: headers %v, want %v", i, r.Headers, w.Headers)
+		}
+		for j, h := range r.Headers {
+			if h.Key != w.Headers[j].Key || !bytes.Equal(h.Value, w.Headers[j].Value) || (h.Value == nil) != (w.Headers[j].Value == nil) {
+				t.Errorf("record %d header %d: %+v, want %+v", i, j, h, w.Headers[j])
+			}
+		}
+	}
+	if got[0].Timestamp.UnixMilli() != ts.UnixMilli() {
+		t.Errorf("timestamp %v, want %v", got[0].Timestamp, ts)
+	}
+}
+
+// TestPartitionerMatchesKafka produces keyed records with the default
+// partitioner and checks that each lands where franz-go's Kafka-compatible
+// partitioner puts it.
+func TestPartitionerMatchesKafka(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	const partitions = 7
+	db := openDB(t, partitions)
+	p := newProducer(t, db, nil)
+	kafka := kgo.StickyKeyPartitioner(nil).ForTopic("t")
+	var rs []*Record
+	for i := range 3000 {
+		key := make([]byte, rng.IntN(40))
+		for j := range key {
+			key[j] = byte(rng.Uint32())
+		}
+		rs = append(rs, &Record{Topic: "t", Key: key, Value: []byte(fmt.Sprint(i))})
+	}
+	if err := p.ProduceSync(ctx, rs...); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		want := kafka.Partition(&kgo.Record{Key: r.Key}, partitions)
+		if int(r.Partition) != want {
+			t.Fatalf("key %x went to partition %d; Kafka's partitioner gives %d", r.Key, r.Partition, want)
+		}
+		if PartitionForKey(r.Key, partitions) != r.Partition {
+			t.Fatalf("PartitionForKey(%x) disagrees with the producer", r.Key)
+		}
+	}
+	// And the records are where the acknowledgements say.
+	c := newConsumer(t, db, nil)
+	if err := c.Assign("t"); err != nil {
+		t.Fatal(err)
+	}
+	byValue := map[string]*Record{}
+	for _, r := range rs {
+		byValue[string(r.Value)] = r
+	}
+	for _, r := range pollAll(t, c, len(rs)) {
+		w := byValue[string(r.Value)]
+		if w.Partition != r.Partition || w.Offset != r.Offset || !bytes.Equal(w.Key, r.Key) {
+			t.Fatalf("record %s read at %d/%d, acknowledged at %d/%d", r.Value, r.Partition, r.Offset, w.Partition, w.Offset)
+		}
+	}
+}
+
+func TestPartitioners(t *testing.T) {
+	db := openDB(t, 4)
+	cases := []struct {
+		name string
+		p    Partitioner
+		want func(i int) int32
+	}{
+		{"manual", ManualPartitioner(), func(i int) int32 { return int32(i % 3) }},
+		{"round-robin", RoundRobinPartitioner(), func(i int) int32 { return int32(i % 4) }},
+		{"func", PartitionFunc(func(r *Record, n int32) int32 { return int32(len(r.Value)) % n }), func(i int) int32 {
+			return int32(len(fmt.Sprint(i))) % 4
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newProducer(t, db, &ProducerOptions{Partitioner: tc.p})
+			for i := range 20 {
+				r := &Record{Topic: "t", Partition: int32(i % 3), Value: []byte(fmt.Sprint(i))}
+				if err := p.ProduceSync(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+				if r.Partition != tc.want(i) {
+					t.Fatalf("record %d went to %d, want %d", i, r.Partition, tc.want(i))
+				}
+			}
+		})
+	}
+	t.Run("out of range", func(t *testing.T) {
+		p := newProducer(t, db, &ProducerOptions{Partitioner: PartitionFunc(func(*Record, int32) int32 { return 9 })})
+		err := p.ProduceSync(ctx, &Record{Topic: "t", Value: []byte("x")})
+		if !errors.Is(err, ErrUnknownPartition) {
+			t.Fatalf("got %v, want ErrUnknownPartition", err)
+		}
+	})
+	t.Run("sticky without key", func(t *testing.T) {
+		// Keyless records of one batch stay in one partition.
+		p := newProducer(t, db, &ProducerOptions{Linger: time.Hour})
+		var rs []*Record
+		for i := range 50 {
+			r := &Record{Topic: "t", Value: []byte(fmt.Sprint(i))}
+			rs = append(rs, r)
+			p.Produce(ctx, r, nil)
+		}
+		if err := p.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Partition != rs[0].Partition {
+				t.Fatalf("keyless records of one batch went to partitions %d and %d", rs[0].Partition, r.Partition)
+			}
+		}
+	})
+}
+
+// TestCompression produces with each codec and reads the records back,
+// checking that the stored batches carry the codec.
+func TestCompression(t *testing.T) {
+	for _, c := range []Compression{NoCompression, Gzip, Snappy, LZ4, Zstd} {
+		t.Run(c.String(), func(t *testing.T) {
+			db := openDB(t, 1)
+			p := newProducer(t, db, &ProducerOptions{Compression: c, Linger: time.Hour})
+			var rs []*Record
+			for i := range 500 {
+				r := &Record{Topic: "t", Key: []byte(fmt.Sprint(i % 7)), Value: bytes.Repeat([]byte{byte(i)}, i%300)}
+				rs = append(rs, r)
+				p.Produce(ctx, r, nil)
+			}
+			if err := p.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			f, err := db.s.Read("t", 0, 0, 1<<20, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := format.ParseBatchHeader(f.Batches)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := Compression(h.Compression()); got != c {
+				t.Fatalf("stored batch has codec %v, want %v", got, c)
+			}
+			cons := newConsumer(t, db, nil)
+			if err := cons.Assign("t"); err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range pollAll(t, cons, len(rs)) {
+				if !bytes.Equal(r.Value, rs[i].Value) || !bytes.Equal(r.Key, rs[i].Key) || r.Offset != int64(i) {
+					t.Fatalf("record %d differs after %v", i, c)
+				}
+			}
+		})
+	}
+}
+
+// TestProducerLimits checks the errors a record can meet.
+func TestProducerLimits(t *testing.T) {
+	db := openDB(t, 1)
+	if err := db.CreateTopic(ctx, "small", 1, map[string]string{"max.message.bytes": "1000"}); err != nil {
+		t.Fatal(err)
+	}
+	p := newProducer(t, db, nil)
+	err := p.ProduceSync(ctx, &Record{Topic: "small", Value: make([]byte, 1000)})
+	if !errors.Is(err, ErrRecordTooLarge) {
+		t.Errorf("oversized record: %v, want ErrRecordTooLarge", err)
+	}
+	if err := p.ProduceSync(ctx, &Record{Topic: "small", Value: make([]byte, 800)}); err != nil {
+		t.Errorf("a record within max.message.bytes: %v", err)
+	}
+	if err := p.ProduceSync(ctx, &Record{Topic: "nope", Value: []byte("x")}); !errors.Is(err, ErrUnknownTopic) {
+		t.Errorf("unknown topic: %v, want ErrUnknownTopic", err)
+	}
+
+	auto := newProducer(t, db, &ProducerOptions{AutoCreateTopics: true, AutoCreatePartitions: 3})
+	if err := auto.ProduceSync(ctx, &Record{Topic: "made", Value: []byte("x")}); err != nil {
+		t.Fatalf("auto-create: %v", err)
+	}
+	if info, err := db.Topic("made"); err != nil || len(info.Partitions) != 3 {
+		t.Fatalf("auto-created topic: %+v, %v", info, err)
+	}
+
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ProduceSync(ctx, &Record{Topic: "t", Value: []byte("late")}); !errors.Is(err, ErrProducerClosed) {
+		t.Errorf("produce after Close: %v, want ErrProducerClosed", err)
+	}
+}
+
+// TestProducerDeletedTopic checks that records to a topic deleted under the
+// producer fail with ErrUnknownTopic and that records to a topic created
+// anew under the name then succeed.
+func TestProducerDeletedTopic(t *testing.T) {
+	db := openDB(t, 2)
+	p := newProducer(t, db, nil)
+	produceValues(t, p, "before", 3)
+	if err := db.DeleteTopic(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	err := p.ProduceSync(ctx, &Record{Topic: "t", Value: []byte("x")})
+	if !errors.Is(err, ErrUnknownTopic) && !errors.Is(err, ErrUnknownPartition) {
+		t.Fatalf("produce to a deleted topic: %v", err)
+	}
+	if err := db.CreateTopic(ctx, "t", 1, map[string]string{"retention.ms": "-1"}); err != nil {
+		t.Fatal(err)
+	}
+	r := &Record{Topic: "t", Value: []byte("again")}
+	if err := p.ProduceSync(ctx, r); err != nil || r.Offset != 0 {
+		t.Fatalf("produce to the topic made anew: offset %d, %v", r.Offset, err)
+	}
+}
+
+// TestLingerAndFlush: with a long linger nothing is written until Flush,
+// which writes everything and waits.
+func TestLingerAndFlush(t *testing.T) {
+	db := openDB(t, 1)
+	p := newProducer(t, db, &ProducerOptions{Linger: time.Hour})
+	var acked sync.WaitGroup
+	acked.Add(10)
+	for i := range 10 {
+		p.Produce(ctx, &Record{Topic: "t", Value: []byte(fmt.Sprint(i))}, func(_ *Record, err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			acked.Done()
+		})
+	}
+	if _, hwm, _ := db.Offsets("t", 0); hwm != 0 {
+		t.Fatalf("high watermark %d before Flush with a linger of an hour", hwm)
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	acked.Wait()
+	if _, hwm, _ := db.Offsets("t", 0); hwm != 10 {
+		t.Fatalf("high watermark %d after Flush, want 10", hwm)
+	}
+}
+
+// TestBatchBytes: records beyond BatchBytes start a new batch.
+func TestBatchBytes(t *testing.T) {
+	db := openDB(t, 1)
+	p := newProducer(t, db, &ProducerOptions{Linger: time.Hour, BatchBytes: 4096})
+	for range 100 {
+		p.Produce(ctx, &Record{Topic: "t", Value: make([]byte, 100)}, nil)
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f, err := db.s.Read("t", 0, 0, 1<<20, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batches := 0
+	for b := f.Batches; len(b) > 0; batches++ {
+		one, rest, err := format.NextBatch(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(one) > 4096 {
+			t.Fatalf("batch of %d bytes, BatchBytes is 4096", len(one))
+		}
+		b = rest
+	}
+	if batches < 100*140/4096 {
+		t.Fatalf("%d batches for 100 records of 100 bytes in batches of 4 KiB", batches)
+	}
+}
+
+// TestBackPressure: with the buffer full, Produce waits, and gives up when
+// its context ends.
+func TestBackPressure(t *testing.T) {
+	db := openDB(t, 1)
+	p := newProducer(t, db, &ProducerOptions{MaxBufferedBytes: 1000})
+	release := make(chan struct{})
+	commit := p.commit
+	p.commit = func(ctx context.Context, txn *store.Txn) ([]store.AppendResult, error) {
+		<-release
+		return commit(ctx, txn)
+	}
+	first := p.Send(ctx, &Record{Topic: "t", Value: make([]byte, 900)})
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	second := p.Send(cctx, &Record{Topic: "t", Value: make([]byte, 900)})
+	if _, err := second.Wait(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("produce into a full buffer with a cancelled context: %v", err)
+	}
+	close(release)
+	if r, err := first.Wait(ctx); err != nil || r.Offset != 0 {
+		t.Fatalf("first record: %v", err)
+	}
+}
+
+// TestIdempotentRetry loses the acknowledgement of commits that were
+// written, so that the producer retries them: with idempotence each batch is
+// in the log once and the records get the offsets of the first write;
+// without, the retries write duplicates, which is what idempotence is for.
+func TestIdempotentRetry(t *testing.T) {
+	for _, idempotent := range []bool{true, false} {
+		t.Run(fmt.Sprintf("idempotent=%v", idempotent), func(t *testing.T) {
+			db := openDB(t, 2)
+			p := newProducer(t, db, &ProducerOptions{DisableIdempotence: !idempotent, Partitioner: RoundRobinPartitioner()})
+			commit := p.commit
+			lost := 0
+			p.commit = func(ctx context.Context, txn *store.Txn) ([]store.AppendResult, error) {
+				res, err := commit(ctx, txn)
+				if err == nil && lost < 3 {
+					lost++
+					return nil, errors.New("injected: acknowledgement lost")
+				}
+				return res, err
+			}
+			rs := produceValues(t, p, "r", 10)
+			var logged []string
+			for part := range int32(2) {
+				for _, v := range readValues(t, db, "t", part) {
+					logged = append(logged, v)
+				}
+			}
+			if idempotent {
+				if len(logged) != 10 {
+					t.Fatalf("%d records in the log after retries, want 10: %v", len(logged), logged)
+				}
+				for _, r := range rs {
+					if got := readValues(t, db, "t", r.Partition)[r.Offset]; got != string(r.Value) {
+						t.Fatalf("%s acknowledged at %d/%d, which holds %s", r.Value, r.Partition, r.Offset, got)
+					}
+				}
+			} else if len(logged) <= 10 {
+				t.Fatalf("without idempotence the lost acknowledgements should have written duplicates; %d records", len(logged))
+			}
+		})
+	}
+}
+
+// readValues returns every value of a partition, by offset from 0.
+func readValues(t testing.TB, db *DB, topic string, partition int32) []string {
+	t.Helper()
+	c := newConsumer(t, db, nil)
+	if err := c.Assign(topic, partition); err != nil {
+		t.Fatal(err)
+	}
+	_, hwm, err := db.Offsets(topic, partition)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range pollAll(t, c, int(hwm)) {
+		out = append(out, string(r.Value))
+	}
+	return out
+}
+
+// TestConcurrentProducers shares one producer among goroutines and checks
+// that every record is acknowledged once with a distinct offset, and that
+// each goroutine's records of a partition are in the order produced.
+func TestConcurrentProducers(t *testing.T) {
+	db := openDB(t, 3)
+	p := newProducer(t, db, nil)
+	const goroutines, each = 8, 300
+	var wg sync.WaitGroup
+	results := make([][]*Record, goroutines)
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				r := &Record{Topic: "t", Key: []byte(fmt.Sprint(g)), Value: fmt.Appendf(nil, "%d-%d", g, i)}
+				if err := p.ProduceSync(ctx, r); err != nil {
+					t.Error(err)
+					return
+				}
+				results[g] = append(results[g], r)
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[[2]int64]bool{}
+	for g, rs := range results {
+		if len(rs) != each {
+			t.Fatalf("goroutine %d: %d records", g, len(rs))
+		}
+		for i, r := range rs {
+			k := [2]int64{int64(r.Partition), r.Offset}
+			if seen[k] {
+				t.Fatalf("two records acknowledged at %v", k)
+			}
+			seen[k] = true
+			if i > 0 && r.Offset <= rs[i-1].Offset {
+				t.Fatalf("goroutine %d: record %d at offset %d after %d", g, i, r.Offset, rs[i-1].Offset)
+			}
+		}
+	}
+	total := 0
+	for part := range int32(3) {
+		_, hwm, _ := db.Offsets("t", part)
+		total += int(hwm)
+	}
+	if total != goroutines*each {
+		t.Fatalf("%d records in the log, want %d", total, goroutines*each)
+	}
+}
+
+// TestLogAppendTime: in a LogAppendTime topic the acknowledged and consumed
+// timestamps are the commit's, not the producer's.
+func TestLogAppendTime(t *testing.T) {
+	db := openDB(t, 0)
+	if err := db.CreateTopic(ctx, "t", 1, map[string]string{"message.timestamp.type": "LogAppendTime", "retention.ms": "-1"}); err != nil {
+		t.Fatal(err)
+	}
+	p := newProducer(t, db, nil)
+	old := time.UnixMilli(1000)
+	before := time.Now().Add(-time.Second)
+	r := &Record{Topic: "t", Value: []byte("x"), Timestamp: old}
+	if err := p.ProduceSync(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Timestamp.Before(before) {
+		t.Fatalf("acknowledged timestamp %v, want the commit's time", r.Timestamp)
+	}
+	c := newConsumer(t, db, nil)
+	if err := c.Assign("t"); err != nil {
+		t.Fatal(err)
+	}
+	if got := pollAll(t, c, 1)[0]; !got.Timestamp.Equal(r.Timestamp) {
+		t.Fatalf("consumed timestamp %v, acknowledged %v", got.Timestamp, r.Timestamp)
+	}
+}
