@@ -47,6 +47,7 @@ the way SQLite keeps a database. Name the file with --file (or SPOOL_FILE).`,
 	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newStats(g))
 	root.AddCommand(newDemo(), newTopic(g), newProduce(g), newConsume(g), newGroup(g), newCheck(g))
+	root.AddCommand(newBench())
 	return root
 }
 

@@ -15,7 +15,8 @@ const checkpointRecord = 64 << 10
 // checkpoint writes the whole state as a checkpoint, so that opening the file
 // replays only the journal written after it:
 //
-//  1. the journal continues in a fresh extent, with record L;
+//  1. the journal continues in a fresh extent, with record L (after a
+//     record that forgets the producers that expired, if any);
 //  2. the state as of L goes into new checkpoint extents, as operations that
 //     rebuild it, and is synced;
 //  3. the other meta page names the checkpoint and the journal extent after
@@ -30,6 +31,13 @@ func (s *Store) checkpoint() error {
 		return err
 	}
 	w := s.newBatchWriter()
+	// Producers expire here, by a journal record that every process
+	// applies, so that all agree on which producers they remember.
+	if before, ok := s.expiredBefore(); ok {
+		if err := w.record(opSizeLimit, func(w *batchWriter) error { return w.emit(format.ProducerExpire{Before: before}) }); err != nil {
+			return err
+		}
+	}
 	if err := w.continueJournal(); err != nil {
 		return err
 	}
@@ -118,7 +126,8 @@ func (w *batchWriter) continueJournal() error {
 }
 
 // snapshotOps encodes the state as the operations that rebuild it, ending
-// with Counters.
+// with Counters (and the next producer id before it, as the ProducerInit of
+// the id before).
 func (s *Store) snapshotOps() []byte {
 	st := s.st
 	var b []byte
@@ -127,6 +136,7 @@ func (s *Store) snapshotOps() []byte {
 		b = format.AppendOp(b, format.TopicCreate{ID: t.id, Name: t.name, Partitions: uint32(len(t.partitions)), Config: t.entries, Created: t.created})
 		for _, p := range t.partitions {
 			b = appendPartition(b, p)
+			b = appendProducers(b, p)
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(st.groups)) {
@@ -139,6 +149,9 @@ func (s *Store) snapshotOps() []byte {
 			b = format.AppendOp(b, format.OffsetCommit{Group: name, Topic: k.topic, Partition: k.partition, Offset: c.offset,
 				LeaderEpoch: c.leaderEpoch, Metadata: c.metadata, Time: c.time})
 		}
+	}
+	if st.nextProducerID > 0 {
+		b = format.AppendOp(b, format.ProducerInit{ProducerID: st.nextProducerID - 1})
 	}
 	return format.AppendOp(b, format.Counters{NextTopicID: st.nextTopicID, NextGeneration: st.nextGeneration, ExtentCount: uint32(len(st.extents))})
 }

@@ -10,6 +10,20 @@ import (
 // Append is one partition's part of a commit: whole Kafka RecordBatch v2
 // batches, concatenated. The store assigns their base offsets on a copy; the
 // caller's bytes are not changed.
+//
+// A batch with a producer id (0 or more) comes from an idempotent producer
+// (see InitProducer) and is checked as a Kafka broker checks it: a retry of
+// one of the producer's last five batches in the partition (same epoch and
+// sequences) is a duplicate and is not written again; an older epoch fails
+// the commit with ErrProducerFenced; a sequence that does not follow the
+// producer's last batch (or, in a newer epoch, does not start at 0) fails it
+// with ErrOutOfOrderSequence. A partition that remembers nothing of the
+// producer (never seen, or expired, see Options.ProducerIDExpiration)
+// accepts any sequence. The batches of a commit are checked in order, each
+// against the state the batches before it leave, in this commit and in the
+// commits before it. A Kafka producer sends one batch per partition in a
+// request; an Append may hold several, and then writes those that are not
+// duplicates.
 type Append struct {
 	Topic     string
 	Partition int32
@@ -34,11 +48,16 @@ type Txn struct {
 	Durability Durability
 }
 
-// AppendResult is the outcome of one Append.
+// AppendResult is the outcome of one Append: where the batches it wrote
+// landed. When every batch of the Append was a duplicate, nothing was
+// written, Duplicate is set, and the offsets are those the batches got when
+// they were first written (from the first batch's first to the last batch's
+// last), as a Kafka broker answers a retried produce request.
 type AppendResult struct {
 	BaseOffset    int64 // the offset of the first record
 	LastOffset    int64 // the offset of the last record
-	LogAppendTime int64 // the time the broker set, or -1 (CreateTime topics)
+	LogAppendTime int64 // the time the broker set, or -1 (CreateTime topics, duplicates)
+	Duplicate     bool  // every batch was a retry of one already written
 }
 
 // maxMetadata is Kafka's offset.metadata.max.bytes default.
@@ -88,15 +107,15 @@ func (s *Store) CommitAsync(ctx context.Context, txn *Txn, done func([]AppendRes
 func (s *Store) txnRequest(txn *Txn) (*request, []AppendResult, error) {
 	estimate := 0
 	for i, a := range txn.Appends {
-		n, err := checkBatches(a.Batches)
+		n, idempotent, err := checkBatches(a.Batches)
 		if err != nil {
 			return nil, nil, fmt.Errorf("append %d to %s/%d: %w", i, a.Topic, a.Partition, err)
 		}
 		// Each batch may need its own extent in the worst case.
-		estimate += (n + 1) * 2 * opSizeLimit
+		estimate += (n+1)*2*opSizeLimit + idempotent*producerOpLimit
 	}
 	for _, o := range txn.Offsets {
-		if err := validGroup(o.Group); err != nil {
+		if err := ValidGroup(o.Group); err != nil {
 			return nil, nil, err
 		}
 		if len(o.Metadata) > maxMetadata {
@@ -114,24 +133,35 @@ func (s *Store) txnRequest(txn *Txn) (*request, []AppendResult, error) {
 	return r, results, nil
 }
 
-// checkBatches validates concatenated batches and returns how many there are.
-func checkBatches(b []byte) (int, error) {
+// checkBatches validates concatenated batches and returns how many there
+// are, and how many of them come from an idempotent producer.
+func checkBatches(b []byte) (n, idempotent int, err error) {
 	if len(b) == 0 {
-		return 0, fmt.Errorf("%w: no batches", ErrInvalidBatch)
+		return 0, 0, fmt.Errorf("%w: no batches", ErrInvalidBatch)
 	}
-	n := 0
 	for len(b) > 0 {
 		batch, rest, err := format.NextBatch(b)
 		if err != nil {
-			return 0, fmt.Errorf("%w: batch %d: %v", ErrInvalidBatch, n, err)
+			return 0, 0, fmt.Errorf("%w: batch %d: %v", ErrInvalidBatch, n, err)
 		}
-		if _, err := format.ValidateBatch(batch); err != nil {
-			return 0, fmt.Errorf("%w: batch %d: %v", ErrInvalidBatch, n, err)
+		h, err := format.ValidateBatch(batch)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%w: batch %d: %v", ErrInvalidBatch, n, err)
+		}
+		if h.ProducerID >= 0 {
+			// Kafka's LogValidator refuses a negative base sequence with a
+			// producer id; spool refuses a negative epoch too, which no
+			// producer sends.
+			if h.BaseSequence < 0 || h.ProducerEpoch < 0 {
+				return 0, 0, fmt.Errorf("%w: batch %d: producer %d with epoch %d and base sequence %d",
+					ErrInvalidBatch, n, h.ProducerID, h.ProducerEpoch, h.BaseSequence)
+			}
+			idempotent++
 		}
 		b = rest
 		n++
 	}
-	return n, nil
+	return n, idempotent, nil
 }
 
 // planTxn resolves and checks everything first, so that a bad request is
@@ -139,6 +169,7 @@ func checkBatches(b []byte) (int, error) {
 // record's operations.
 func (w *batchWriter) planTxn(txn *Txn, results []AppendResult) error {
 	parts := make([]*partition, len(txn.Appends))
+	idempotent := false
 	for i, a := range txn.Appends {
 		p, err := w.s.lookup(a.Topic, a.Partition)
 		if err != nil {
@@ -149,6 +180,9 @@ func (w *batchWriter) planTxn(txn *Txn, results []AppendResult) error {
 			if len(batch) > int(p.topic.config.MaxMessageBytes) {
 				return fmt.Errorf("%w: a batch of %d bytes for %s/%d, whose max.message.bytes is %d",
 					ErrRecordTooLarge, len(batch), a.Topic, a.Partition, p.topic.config.MaxMessageBytes)
+			}
+			if h, _ := format.ParseBatchHeader(batch); h.ProducerID >= 0 {
+				idempotent = true
 			}
 			b = rest
 		}
@@ -164,8 +198,21 @@ func (w *batchWriter) planTxn(txn *Txn, results []AppendResult) error {
 		offsets[i] = format.OffsetCommit{Group: o.Group, Topic: p.topic.id, Partition: p.index, Offset: o.Offset,
 			LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata, Time: now.UnixNano()}
 	}
+	var plans [][]batchPlan
+	if idempotent {
+		var err error
+		if plans, err = w.checkProducers(txn, parts, now.UnixNano()); err != nil {
+			return err
+		}
+	}
 	for i, a := range txn.Appends {
-		r, err := w.appendBatches(parts[i], a.Batches, now.UnixMilli())
+		var r AppendResult
+		var err error
+		if plans != nil {
+			r, err = w.appendPlanned(parts[i], a.Batches, plans[i], now.UnixMilli())
+		} else {
+			r, err = w.appendBatches(parts[i], a.Batches, now.UnixMilli())
+		}
 		if err != nil {
 			return err
 		}

@@ -53,3 +53,18 @@ var ErrCorrupt = errors.New("spool: file is corrupt")
 
 // ErrInvalidGroup is returned for an empty or oversized consumer group id.
 var ErrInvalidGroup = errors.New("spool: invalid group id")
+
+// ErrOutOfOrderSequence is returned for a commit holding a batch of an
+// idempotent producer whose sequence does not follow the last batch the
+// partition holds from that producer and epoch (or, in a new epoch, does not
+// start at 0), and is not a retry of one of its last five batches: a batch
+// before it is missing. Kafka's OUT_OF_ORDER_SEQUENCE_NUMBER. Nothing of the
+// commit was written.
+var ErrOutOfOrderSequence = errors.New("spool: out of order sequence number")
+
+// ErrProducerFenced is returned for a commit holding a batch of an idempotent
+// producer whose epoch is older than the epoch the partition last saw from
+// that producer id: a newer instance of the producer has taken over. Kafka's
+// INVALID_PRODUCER_EPOCH (PRODUCER_FENCED before Kafka 2.7). Nothing of the
+// commit was written.
+var ErrProducerFenced = errors.New("spool: producer fenced by a newer epoch")

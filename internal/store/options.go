@@ -64,6 +64,11 @@ type Options struct {
 	CheckpointBytes int64
 	// RetentionCheck is the period of the retention sweep (1s when zero).
 	RetentionCheck time.Duration
+	// ProducerIDExpiration is how long a partition remembers an idempotent
+	// producer after its last batch (Kafka's producer.id.expiration.ms; 24h
+	// when zero). Producers are forgotten when a checkpoint is taken; a
+	// forgotten producer's next batch is accepted at any sequence.
+	ProducerIDExpiration time.Duration
 	// Logger receives recovery and maintenance events; nil means slog.Default.
 	Logger *slog.Logger
 	// Now is the clock, for tests; nil means time.Now.
@@ -79,6 +84,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.SyncInterval <= 0 {
 		o.SyncInterval = 200 * time.Millisecond
+	}
+	if o.ProducerIDExpiration <= 0 {
+		o.ProducerIDExpiration = 24 * time.Hour
 	}
 	if o.RetentionCheck <= 0 {
 		o.RetentionCheck = time.Second

@@ -19,6 +19,7 @@ type state struct {
 
 	nextTopicID    uint32
 	nextGeneration uint64
+	nextProducerID int64 // the next id InitProducer hands out
 
 	topics  map[uint32]*topic
 	byName  map[string]*topic
@@ -61,6 +62,10 @@ type partition struct {
 	// hwm is the high watermark: the log end offset as last published,
 	// the end of what readers may see.
 	hwm int64
+	// producers is the state of the idempotent producers that appended
+	// here, by producer id; nil until the first. It outlives the records
+	// (retention, DeleteRecords), as in Kafka, until the producer expires.
+	producers map[int64]*producerState
 }
 
 // publish makes everything applied to p visible to readers.
@@ -260,6 +265,12 @@ func (s *state) apply(op format.Op, lsn uint64) error {
 		delete(s.groups, o.Group)
 	case format.Checkpoint:
 		return s.applyCheckpoint(o, lsn)
+	case format.ProducerInit:
+		return s.applyProducerInit(o)
+	case format.ProducerBatch:
+		return s.applyProducerBatch(o)
+	case format.ProducerExpire:
+		s.expireProducers(o.Before)
 	case format.Counters:
 		for uint32(len(s.extents)) < o.ExtentCount {
 			s.free = append(s.free, uint32(len(s.extents)))

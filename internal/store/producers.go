@@ -1,0 +1,375 @@
+package store
+
+// Idempotent producers, as Kafka's broker has them. The rules follow Kafka's
+// own code (apache/kafka, storage/.../log/ProducerAppendInfo.java
+// checkProducerEpoch and checkSequence, ProducerStateEntry.java
+// findDuplicateBatch and NUM_BATCHES_TO_RETAIN, ProducerStateManager.java
+// isProducerExpired, UnifiedLog.analyzeAndValidateProducerState, and
+// LogValidator's check of the base sequence); where spool differs, the
+// comment says so.
+//
+// Transactions will add their own operations (a transaction's first offset
+// per producer, markers); the state here has room for them beside epoch and
+// batches.
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+
+	"github.com/spooldb/spool/internal/format"
+)
+
+// producerBatchesKept is how many of a producer's last batches a partition
+// remembers to recognise a retried one: Kafka's NUM_BATCHES_TO_RETAIN, which
+// is also the most requests an idempotent Kafka producer keeps in flight.
+const producerBatchesKept = 5
+
+// producerOpLimit bounds the encoding of one ProducerBatch operation.
+const producerOpLimit = 80
+
+// ProducerID identifies an idempotent producer: its batches carry ID and
+// Epoch in their headers and number their records from sequence 0.
+type ProducerID struct {
+	ID    int64
+	Epoch int16
+}
+
+// ProducerState is what a partition remembers of an idempotent producer:
+// its epoch and its last batch (Kafka's DescribeProducers reports these).
+type ProducerState struct {
+	ProducerID   int64
+	Epoch        int16
+	LastSequence int32
+	LastOffset   int64
+	LastAppend   int64 // Unix nanoseconds of the last batch's append, the writer's clock
+}
+
+// producerState is a partition's state of one producer id.
+type producerState struct {
+	epoch   int16
+	batches []producerBatch // oldest first; never empty in the state
+}
+
+// producerBatch is one appended batch of a producer, as the journal's
+// ProducerBatch operation records it.
+type producerBatch struct {
+	firstSeq, lastSeq       int32
+	firstOffset, lastOffset int64
+	time                    int64 // Unix nanoseconds
+}
+
+func (e *producerState) last() producerBatch { return e.batches[len(e.batches)-1] }
+
+// add records a batch of epoch: a new epoch forgets the batches of the old,
+// and only the last producerBatchesKept are kept.
+func (e *producerState) add(epoch int16, b producerBatch) {
+	if e.epoch != epoch {
+		e.epoch, e.batches = epoch, e.batches[:0]
+	}
+	if len(e.batches) == producerBatchesKept {
+		e.batches = append(e.batches[:0], e.batches[1:]...)
+	}
+	e.batches = append(e.batches, b)
+}
+
+func (e *producerState) clone() *producerState {
+	if e == nil {
+		return &producerState{}
+	}
+	return &producerState{epoch: e.epoch, batches: slices.Clone(e.batches)}
+}
+
+// lastSequence is the sequence of a batch's last record: Kafka's
+// DefaultRecordBatch.incrementSequence, which wraps from MaxInt32 to 0.
+func lastSequence(base, lastOffsetDelta int32) int32 {
+	return int32((int64(base) + int64(lastOffsetDelta)) % (math.MaxInt32 + 1))
+}
+
+// nextSequence is the sequence that follows seq.
+func nextSequence(seq int32) int32 {
+	if seq == math.MaxInt32 {
+		return 0
+	}
+	return seq + 1
+}
+
+// check applies Kafka's rules to a batch of epoch with sequences
+// [first, last] against e, the producer's state in the partition (no
+// batches: no state). It returns the batch the new one duplicates, if any.
+//
+//   - No state (never seen, or expired): any sequence is accepted, as Kafka
+//     does when the producer's entry has no epoch.
+//   - The same epoch and the sequences of one of the last five batches: a
+//     duplicate, checked first, as Kafka checks before validating.
+//   - A lower epoch: ErrProducerFenced (Kafka: INVALID_PRODUCER_EPOCH).
+//   - A higher epoch: the sequences restart, so first must be 0.
+//   - The same epoch: first must follow the last batch's last sequence.
+func (e *producerState) check(epoch int16, first, last int32) (*producerBatch, error) {
+	if len(e.batches) == 0 {
+		return nil, nil
+	}
+	if epoch == e.epoch {
+		for i := range e.batches {
+			if b := &e.batches[i]; b.firstSeq == first && b.lastSeq == last {
+				return b, nil
+			}
+		}
+	}
+	switch {
+	case epoch < e.epoch:
+		return nil, fmt.Errorf("%w: epoch %d is older than the epoch %d last seen", ErrProducerFenced, epoch, e.epoch)
+	case epoch > e.epoch && first != 0:
+		return nil, fmt.Errorf("%w: the first batch of epoch %d (epoch %d last seen) starts at sequence %d, not 0",
+			ErrOutOfOrderSequence, epoch, e.epoch, first)
+	case epoch == e.epoch && first != nextSequence(e.last().lastSeq):
+		return nil, fmt.Errorf("%w: epoch %d: a batch of sequences %d to %d, expected %d next",
+			ErrOutOfOrderSequence, epoch, first, last, nextSequence(e.last().lastSeq))
+	}
+	return nil, nil
+}
+
+func (s *state) applyProducerInit(o format.ProducerInit) error {
+	if o.ProducerID < 0 || o.ProducerID == math.MaxInt64 || o.Epoch < 0 {
+		return fmt.Errorf("producer id %d epoch %d initialised", o.ProducerID, o.Epoch)
+	}
+	s.nextProducerID = max(s.nextProducerID, o.ProducerID+1)
+	return nil
+}
+
+func (s *state) applyProducerBatch(o format.ProducerBatch) error {
+	p, err := s.partition(o.Topic, o.Partition)
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.ProducerID < 0 || o.FirstSeq < 0 || o.LastSeq < 0:
+		return fmt.Errorf("producer batch of producer %d, sequences %d to %d", o.ProducerID, o.FirstSeq, o.LastSeq)
+	case o.FirstOffset < 0 || o.LastOffset < o.FirstOffset || o.LastOffset >= p.next:
+		return fmt.Errorf("producer batch of offsets [%d, %d] in %s/%d, whose log ends at %d", o.FirstOffset, o.LastOffset, p.topic.name, p.index, p.next)
+	}
+	e := p.producers[o.ProducerID]
+	if e == nil {
+		if p.producers == nil {
+			p.producers = map[int64]*producerState{}
+		}
+		e = &producerState{epoch: o.Epoch}
+		p.producers[o.ProducerID] = e
+	}
+	e.add(o.Epoch, producerBatch{firstSeq: o.FirstSeq, lastSeq: o.LastSeq, firstOffset: o.FirstOffset, lastOffset: o.LastOffset, time: o.Time})
+	// Batches may carry ids this file never handed out (copied from a Kafka
+	// cluster, say): InitProducer must not hand them out later.
+	if o.ProducerID < math.MaxInt64 {
+		s.nextProducerID = max(s.nextProducerID, o.ProducerID+1)
+	}
+	return nil
+}
+
+// expireProducers forgets the producers whose last batch was appended
+// before before, in every partition.
+func (s *state) expireProducers(before int64) {
+	for _, t := range s.topics {
+		for _, p := range t.partitions {
+			maps.DeleteFunc(p.producers, func(_ int64, e *producerState) bool { return e.last().time < before })
+		}
+	}
+}
+
+// expiredBefore returns the time before which producers expire as of now,
+// and whether any producer of the state is that old.
+func (s *Store) expiredBefore() (int64, bool) {
+	before := s.opts.Now().Add(-s.opts.ProducerIDExpiration).UnixNano()
+	for _, t := range s.st.topics {
+		for _, p := range t.partitions {
+			for _, e := range p.producers {
+				if e.last().time < before {
+					return before, true
+				}
+			}
+		}
+	}
+	return before, false
+}
+
+// appendProducers encodes a partition's producers for a checkpoint: each
+// one's batches, oldest first, rebuild it.
+func appendProducers(b []byte, p *partition) []byte {
+	for _, id := range slices.Sorted(maps.Keys(p.producers)) {
+		e := p.producers[id]
+		for _, x := range e.batches {
+			b = format.AppendOp(b, format.ProducerBatch{Topic: p.topic.id, Partition: p.index, ProducerID: id, Epoch: e.epoch,
+				FirstSeq: x.firstSeq, LastSeq: x.lastSeq, FirstOffset: x.firstOffset, LastOffset: x.lastOffset, Time: x.time})
+		}
+	}
+	return b
+}
+
+// InitProducer allocates a new producer id, at epoch 0, unique in the file
+// across processes. It returns once the allocation is committed, as durable
+// as the file's durability makes commits.
+func (s *Store) InitProducer(ctx context.Context) (ProducerID, error) {
+	var id ProducerID
+	err := s.submit(ctx, &request{estimate: opSizeLimit, plan: func(w *batchWriter) error {
+		next := w.s.st.nextProducerID
+		if next == math.MaxInt64 {
+			return fmt.Errorf("spool: every producer id is taken")
+		}
+		id = ProducerID{ID: next}
+		return w.emit(format.ProducerInit{ProducerID: id.ID, Epoch: id.Epoch})
+	}})
+	if err != nil {
+		return ProducerID{}, err
+	}
+	return id, nil
+}
+
+// Producers returns the idempotent producers a partition remembers, by id.
+func (s *Store) Producers(topic string, partition int32) ([]ProducerState, error) {
+	if err := s.readable(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p, err := s.lookup(topic, partition)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ProducerState, 0, len(p.producers))
+	for id, e := range p.producers {
+		l := e.last()
+		out = append(out, ProducerState{ProducerID: id, Epoch: e.epoch, LastSequence: l.lastSeq, LastOffset: l.lastOffset, LastAppend: l.time})
+	}
+	slices.SortFunc(out, func(a, b ProducerState) int { return cmp.Compare(a.ProducerID, b.ProducerID) })
+	return out, nil
+}
+
+// seqKey names a producer in a partition.
+type seqKey struct {
+	part partitionKey
+	id   int64
+}
+
+// batchPlan is what a commit does with one batch of an Append: write it, or
+// skip it as a duplicate. For an idempotent batch, pb is the ProducerBatch
+// the commit emits (the offsets it will get) or, for a duplicate, the batch
+// it duplicates; for the other batches pb.ProducerID is -1 and
+// pb.FirstOffset the offset the batch will get.
+type batchPlan struct {
+	dup bool
+	pb  format.ProducerBatch
+}
+
+// checkProducers checks the idempotent batches of txn's appends, each
+// against the state as the batches before it (of earlier commits, and of
+// this one) leave it, and returns what to do with every batch of every
+// Append. It changes nothing: a batch rejected rejects the commit.
+func (w *batchWriter) checkProducers(txn *Txn, parts []*partition, now int64) ([][]batchPlan, error) {
+	plans := make([][]batchPlan, len(txn.Appends))
+	next := map[partitionKey]int64{} // the log end as the batches before leave it
+	sim := map[seqKey]*producerState{}
+	for i, a := range txn.Appends {
+		p := parts[i]
+		key := partitionKey{p.topic.id, p.index}
+		n, ok := next[key]
+		if !ok {
+			n = p.next
+		}
+		for b := a.Batches; len(b) > 0; {
+			batch, rest, _ := format.NextBatch(b)
+			b = rest
+			h, _ := format.ParseBatchHeader(batch)
+			bp := batchPlan{pb: format.ProducerBatch{ProducerID: -1, FirstOffset: n}}
+			if h.ProducerID >= 0 {
+				sk := seqKey{key, h.ProducerID}
+				e := sim[sk]
+				if e == nil {
+					e = p.producers[h.ProducerID].clone()
+					sim[sk] = e
+				}
+				last := lastSequence(h.BaseSequence, h.LastOffsetDelta)
+				dup, err := e.check(h.ProducerEpoch, h.BaseSequence, last)
+				if err != nil {
+					return nil, fmt.Errorf("%s/%d: producer %d: %w", a.Topic, a.Partition, h.ProducerID, err)
+				}
+				bp.pb = format.ProducerBatch{Topic: key.topic, Partition: key.partition, ProducerID: h.ProducerID,
+					Epoch: h.ProducerEpoch, FirstSeq: h.BaseSequence, LastSeq: last, FirstOffset: n,
+					LastOffset: n + int64(h.LastOffsetDelta), Time: now}
+				if dup != nil {
+					bp.dup = true
+					bp.pb.FirstOffset, bp.pb.LastOffset, bp.pb.Time = dup.firstOffset, dup.lastOffset, dup.time
+				} else {
+					e.add(h.ProducerEpoch, producerBatch{firstSeq: h.BaseSequence, lastSeq: last,
+						firstOffset: bp.pb.FirstOffset, lastOffset: bp.pb.LastOffset, time: now})
+				}
+			}
+			if !bp.dup {
+				n += int64(h.LastOffsetDelta) + 1
+			}
+			plans[i] = append(plans[i], bp)
+		}
+		next[key] = n
+	}
+	return plans, nil
+}
+
+// appendPlanned writes the batches of an Append that plan does not skip as
+// duplicates, in runs of contiguous bytes, then emits the ProducerBatch of
+// each idempotent batch written. With every batch a duplicate, the result
+// carries the original offsets of the first and last and Duplicate.
+func (w *batchWriter) appendPlanned(p *partition, batches []byte, plan []batchPlan, nowMs int64) (AppendResult, error) {
+	res := AppendResult{BaseOffset: -1, LastOffset: -1, LogAppendTime: -1}
+	var dups, written []format.ProducerBatch
+	flush := func(run []byte, want int64) error {
+		if len(run) == 0 {
+			return nil
+		}
+		r, err := w.appendBatches(p, run, nowMs)
+		if err != nil {
+			return err
+		}
+		if r.BaseOffset != want {
+			return fmt.Errorf("internal error: batches planned at offset %d landed at %d", want, r.BaseOffset)
+		}
+		if res.BaseOffset < 0 {
+			res.BaseOffset, res.LogAppendTime = r.BaseOffset, r.LogAppendTime
+		}
+		res.LastOffset = r.LastOffset
+		return nil
+	}
+	start, pos := 0, 0
+	runAt := int64(-1) // the offset planned for the run's first batch
+	for b, i := batches, 0; len(b) > 0; i++ {
+		batch, rest, _ := format.NextBatch(b)
+		b = rest
+		bp := plan[i]
+		switch {
+		case bp.dup:
+			if err := flush(batches[start:pos], runAt); err != nil {
+				return res, err
+			}
+			dups = append(dups, bp.pb)
+			start, runAt = pos+len(batch), -1
+		case runAt < 0:
+			runAt = bp.pb.FirstOffset
+		}
+		if !bp.dup && bp.pb.ProducerID >= 0 {
+			written = append(written, bp.pb)
+		}
+		pos += len(batch)
+	}
+	if err := flush(batches[start:], runAt); err != nil {
+		return res, err
+	}
+	for _, pb := range written {
+		if err := w.emit(pb); err != nil {
+			return res, err
+		}
+	}
+	if res.BaseOffset < 0 {
+		res = AppendResult{BaseOffset: dups[0].FirstOffset, LastOffset: dups[len(dups)-1].LastOffset, LogAppendTime: -1, Duplicate: true}
+	}
+	return res, nil
+}
