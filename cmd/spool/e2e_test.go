@@ -341,6 +341,8 @@ func TestBinaryErrors(t *testing.T) {
 	fails(t, []string{"unknown flag: --nope", "spool consume --help"}, "-f", f, "consume", "t", "--nope")
 	fails(t, []string{`--from "soon"`, "examples:"}, "-f", f, "consume", "t", "--from", "soon")
 	fails(t, []string{"no file", "topic create"}, "-f", missing, "topic", "list")
+	fails(t, []string{"no file", "topic create"}, "-f", missing, "produce", "t", "--value", "x")
+	fails(t, []string{"no file", "topic create"}, "-f", missing, "consume", "t", "--group", "g")
 	fails(t, []string{"missing TOPIC"}, "-f", f, "consume")
 	fails(t, []string{`unknown command "lsit"`, "did you mean list?"}, "-f", f, "topic", "lsit")
 	fails(t, []string{"--partition 3", "partitions 0 to 2"}, "-f", f, "produce", "t", "--partition", "3", "--value", "x")

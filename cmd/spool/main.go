@@ -31,6 +31,10 @@ func main() {
 // globals are the flags every command shares.
 type globals struct {
 	file string
+	// mayCreate lets a command create the file. Only topic create sets it:
+	// every other command needs a topic in the file, and would leave an empty
+	// file behind a mistyped path.
+	mayCreate bool
 }
 
 func newRoot() *cobra.Command {
@@ -69,10 +73,10 @@ func (g *globals) open(readOnly bool) (*store.Store, error) {
 	if g.file == "" {
 		return nil, errors.New("no file: pass --file PATH or set SPOOL_FILE")
 	}
-	if readOnly {
+	if !g.mayCreate || readOnly {
 		if _, err := os.Stat(g.file); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("no file %s: check --file or SPOOL_FILE; commands that write create it, e.g. %s", g.file, g.command("topic create TOPIC"))
+			return nil, fmt.Errorf("no file %s: check --file or SPOOL_FILE; %s creates it", g.file, g.command("topic create TOPIC"))
 		}
 	}
-	return store.Open(g.file, store.Options{ReadOnly: readOnly, NoCreate: readOnly})
+	return store.Open(g.file, store.Options{ReadOnly: readOnly, NoCreate: readOnly || !g.mayCreate})
 }

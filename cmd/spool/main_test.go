@@ -18,14 +18,22 @@ import (
 // run runs the command line args with stdin and returns its standard output.
 func run(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
+	out, _, err := runCapture(t, stdin, args...)
+	return out, err
+}
+
+// runCapture runs the command line args with stdin and returns its standard
+// output and standard error.
+func runCapture(t *testing.T, stdin string, args ...string) (string, string, error) {
+	t.Helper()
 	root := newRoot()
-	var out bytes.Buffer
+	var out, stderr bytes.Buffer
 	root.SetArgs(args)
 	root.SetIn(strings.NewReader(stdin))
 	root.SetOut(&out)
-	root.SetErr(&bytes.Buffer{})
+	root.SetErr(&stderr)
 	err := root.ExecuteContext(context.Background())
-	return out.String(), err
+	return out.String(), stderr.String(), err
 }
 
 func TestDemo(t *testing.T) {
@@ -136,5 +144,20 @@ func TestConsumeCompressed(t *testing.T) {
 	out, err := run(t, "", "-f", f, "consume", "t")
 	if err != nil || out != "x\ny\nz\n" {
 		t.Fatalf("consume: %q, %v", out, err)
+	}
+}
+
+func TestConsumeFromTime(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "x.spool")
+	if _, err := run(t, "", "-f", f, "topic", "create", "t"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "a\nb\n", "-f", f, "produce", "t", "--durability", "none"); err != nil {
+		t.Fatal(err)
+	}
+	for from, want := range map[string]string{"2000-01-01": "a\nb\n", "2999-01-01T00:00:00Z": "", "1": "b\n", "latest": ""} {
+		if out, err := run(t, "", "-f", f, "consume", "t", "--from", from); err != nil || out != want {
+			t.Errorf("--from %s: %q, %v; want %q", from, out, err, want)
+		}
 	}
 }

@@ -86,6 +86,7 @@ The file is created if it does not exist.`,
 			if err != nil {
 				return err
 			}
+			g.mayCreate = true
 			return g.with(false, func(s *store.Store) error {
 				if err := s.CreateTopic(cmd.Context(), args[0], partitions, entries); err != nil {
 					return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,8 +11,11 @@ import (
 // parseRetention reads a retention time as a person writes it (7d, 12h,
 // 90m, 1d12h) or -1 for forever, and returns Kafka's retention.ms.
 func parseRetention(s string) (int64, error) {
-	if s == "-1" || s == "forever" {
+	switch s {
+	case "-1", "forever":
 		return -1, nil
+	case "":
+		return 0, errors.New("--retention: want a duration such as 7d, 36h or 90m, or -1 for forever")
 	}
 	// time.ParseDuration knows no days; retention is mostly said in days.
 	var days int64
