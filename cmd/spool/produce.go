@@ -123,8 +123,9 @@ func parseHeaders(kvs []string) ([]format.RecordHeader, error) {
 	return out, nil
 }
 
-// producer builds a batch per partition from input lines and commits the
-// batches together, one sync for them all.
+// producer builds batches per partition from input lines and commits them
+// about a megabyte at a time: each commit waits for a sync, so fewer, larger
+// commits go faster.
 type producer struct {
 	s          *store.Store
 	topic      string
@@ -136,23 +137,38 @@ type producer struct {
 	maxRecord  int // the topic's max.message.bytes: no batch may be larger
 	maxBatch   int // where a batch is cut: batchBytes, or less if maxRecord is
 
-	batches  []format.BatchBuilder // by partition
-	pending  int                   // bytes in batches
-	nextFree int32                 // the partition of records without a key
+	parts    []partitionBatches // by partition
+	pending  int                // bytes of records not yet committed
+	nextFree int32              // the partition of records without a key
 	lineNo   int
+	now      int64 // Unix milliseconds, for the next records' timestamps
 	count    int64
 	bytes    int64
 	txn      store.Txn
-	buf      []byte
-	spans    [][2]int // where each append's batch lies in buf
 	bar      *progress
+}
+
+// partitionBatches are the records of one partition awaiting a commit.
+type partitionBatches struct {
+	open    format.BatchBuilder // the batch being filled
+	sealed  []byte              // whole batches, built
+	records int                 // in sealed
+}
+
+// seal builds the open batch onto the sealed ones.
+func (pb *partitionBatches) seal() {
+	if pb.open.Len() > 0 {
+		pb.sealed = pb.open.Build(pb.sealed)
+		pb.records += pb.open.Len()
+		pb.open.Reset(0)
+	}
 }
 
 func newProducer(s *store.Store, t store.TopicInfo, fixed int32, d store.Durability) *producer {
 	n := int32(len(t.Partitions))
 	maxRecord := int(t.Config.MaxMessageBytes)
 	return &producer{s: s, topic: t.Name, partitions: n, fixed: fixed, durability: d,
-		maxRecord: maxRecord, maxBatch: min(batchBytes, maxRecord), batches: make([]format.BatchBuilder, n),
+		maxRecord: maxRecord, maxBatch: min(batchBytes, maxRecord), parts: make([]partitionBatches, n),
 		bar: &progress{}}
 }
 
@@ -192,22 +208,47 @@ func (p *producer) line(ctx context.Context, line []byte) error {
 	if format.BatchHeaderSize+size > p.maxRecord {
 		return p.tooLong(size)
 	}
-	bb := &p.batches[part]
-	if bb.Len() > 0 && bb.Size()+size > p.maxBatch {
-		if err := p.flush(ctx); err != nil {
-			return err
-		}
+	pb := &p.parts[part]
+	if pb.open.Len() > 0 && pb.open.Size()+size > p.maxBatch {
+		p.sealFull(part)
 	}
-	now := time.Now().UnixMilli()
-	if bb.Len() == 0 {
-		bb.Reset(now)
+	now := p.timestamp()
+	if pb.open.Len() == 0 {
+		pb.open.Reset(now)
 	}
-	bb.Append(now, key, value, p.headers...)
+	pb.open.Append(now, key, value, p.headers...)
 	p.pending += size
-	if bb.Len() >= batchRecords || p.pending >= txnBytes {
+	if pb.open.Len() >= batchRecords {
+		p.sealFull(part)
+	}
+	if p.pending >= txnBytes {
 		return p.flush(ctx)
 	}
 	return nil
+}
+
+// stampEvery is how many records share one reading of the clock, which
+// costs more than encoding a short record on some virtual machines; they
+// are read within microseconds of each other.
+const stampEvery = 256
+
+// timestamp returns the time for the next record: the clock, read again
+// every stampEvery records and after each commit, so that a record that
+// waited for input gets the time it arrived.
+func (p *producer) timestamp() int64 {
+	if p.now == 0 || p.lineNo%stampEvery == 0 {
+		p.now = time.Now().UnixMilli()
+	}
+	return p.now
+}
+
+// sealFull seals a partition's full batch. Records without a key go on in
+// the next partition, so that batches spread over the partitions in turn.
+func (p *producer) sealFull(part int32) {
+	p.parts[part].seal()
+	if p.fixed < 0 && part == p.nextFree {
+		p.nextFree = (p.nextFree + 1) % p.partitions
+	}
 }
 
 // recordSize is a bound on the bytes a record adds to a batch.
@@ -225,39 +266,34 @@ func (p *producer) tooLong(n int) error {
 		fmt.Sprintf("raise the limit with: spool topic alter %s --config max.message.bytes=N", p.topic)}
 }
 
-// flush commits the batches of every partition in one commit.
+// flush commits the records of every partition in one commit.
 func (p *producer) flush(ctx context.Context) error {
 	if p.pending == 0 {
 		return nil
 	}
-	p.buf, p.spans = p.buf[:0], p.spans[:0]
 	p.txn = store.Txn{Appends: p.txn.Appends[:0], Durability: p.durability}
-	records := 0
-	for i := range p.batches {
-		bb := &p.batches[i]
-		if bb.Len() == 0 {
-			continue
+	records, size := 0, 0
+	for i := range p.parts {
+		pb := &p.parts[i]
+		if pb.open.Len() > 0 {
+			p.sealFull(int32(i))
 		}
-		start := len(p.buf)
-		p.buf = bb.Build(p.buf)
-		p.spans = append(p.spans, [2]int{start, len(p.buf)})
-		p.txn.Appends = append(p.txn.Appends, store.Append{Topic: p.topic, Partition: int32(i)})
-		records += bb.Len()
-		bb.Reset(0)
+		if pb.records > 0 {
+			p.txn.Appends = append(p.txn.Appends, store.Append{Topic: p.topic, Partition: int32(i), Batches: pb.sealed})
+			records += pb.records
+			size += len(pb.sealed)
+		}
 	}
-	// Sliced once p.buf has stopped growing.
-	for i, sp := range p.spans {
-		p.txn.Appends[i].Batches = p.buf[sp[0]:sp[1]]
+	_, err := p.s.Commit(ctx, &p.txn)
+	for i := range p.parts {
+		p.parts[i].sealed, p.parts[i].records = p.parts[i].sealed[:0], 0
 	}
-	p.pending = 0
-	if p.fixed < 0 {
-		p.nextFree = (p.nextFree + 1) % p.partitions // records without a key: the next batch goes to the next partition
-	}
-	if _, err := p.s.Commit(ctx, &p.txn); err != nil {
+	p.pending, p.now = 0, 0
+	if err != nil {
 		return err
 	}
 	p.count += int64(records)
-	p.bytes += int64(len(p.buf))
+	p.bytes += int64(size)
 	p.bar.show("produced %d records, %s", p.count, humanBytes(p.bytes))
 	return nil
 }
