@@ -1178,8 +1178,8 @@ func verifyKill(s *Store, round int, acks []kvAck, prefix map[int32]kvPrefix, kr
 // Unit tests of checkpoints, retention, deletion and damaged files.
 
 // storeSnapshot describes everything a store holds that a reader can see: topics
-// with their configurations and partitions' offsets, every record, and every
-// group's offsets.
+// with their configurations and partitions' offsets and idempotent producers,
+// every record, and every group's offsets.
 func storeSnapshot(t testing.TB, s *Store) string {
 	t.Helper()
 	var b strings.Builder
@@ -1191,6 +1191,11 @@ func storeSnapshot(t testing.TB, s *Store) string {
 		fmt.Fprintf(&b, "topic %s id %d created %d config %+v overrides %v\n", ti.Name, ti.ID, ti.Created, ti.Config, ti.Overrides)
 		for _, p := range ti.Partitions {
 			fmt.Fprintf(&b, "  partition %+v\n", p)
+			ps, err := s.Producers(ti.Name, p.Partition)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "  producers %+v\n", ps)
 			recs, _, _, err := readLog(s, ti.Name, p.Partition)
 			if err != nil {
 				t.Fatal(err)
@@ -1214,7 +1219,8 @@ func storeSnapshot(t testing.TB, s *Store) string {
 	return b.String()
 }
 
-// TestCheckpointReopen builds a state with every kind of operation, then
+// TestCheckpointReopen builds a state with every kind of operation (but
+// ProducerExpire, see TestProducerExpiration), then
 // checks that it reads back identical after reopening from the journal alone
 // (a kill -9, so no checkpoint at close), from a checkpoint taken while
 // running, and from the checkpoint Close takes.
@@ -1238,13 +1244,39 @@ func TestCheckpointReopen(t *testing.T) {
 	must(s.AlterTopic(ctx, "conf", []format.ConfigEntry{{Name: ConfigRetentionBytes, Value: "100000"}, {Name: ConfigTimestampType, Value: "LogAppendTime"}}))
 	must(s.CreateTopic(ctx, "gone", 1, nil))
 	now := time.Now().UnixMilli()
+	// Idempotent producers: one per partition of plain, and two, one
+	// of them in a second epoch, across the partitions of gone and conf.
+	var pids []ProducerID
+	for range 3 {
+		id, err := s.InitProducer(ctx)
+		must(err)
+		pids = append(pids, id)
+	}
+	seqs := map[ProducerID]map[string]int32{}
 	for i := range 300 {
 		for _, tp := range []struct {
 			topic string
 			part  int32
 		}{{"plain", int32(i % 3)}, {"conf", int32(i % 2)}, {"gone", 0}} {
 			vals := []string{fmt.Sprintf("%s-%d-%s", tp.topic, i, strings.Repeat("v", 1000+i%700*2))}
-			txn := &Txn{Appends: []Append{{Topic: tp.topic, Partition: tp.part, Batches: valuesBatch(now, vals)}}}
+			b := valuesBatch(now, vals)
+			if i%4 != 3 {
+				id := pids[(i+int(tp.part))%3]
+				if i >= 200 && id == pids[2] {
+					id.Epoch = 1
+				}
+				if seqs[id] == nil {
+					seqs[id] = map[string]int32{}
+				}
+				where := fmt.Sprint(tp.topic, tp.part)
+				var bb format.BatchBuilder
+				bb.Reset(now)
+				bb.SetProducer(id.ID, id.Epoch, seqs[id][where])
+				bb.Append(now, nil, []byte(vals[0]))
+				b = bb.Build(nil)
+				seqs[id][where]++
+			}
+			txn := &Txn{Appends: []Append{{Topic: tp.topic, Partition: tp.part, Batches: b}}}
 			if i%7 == 0 {
 				txn.Offsets = []Offset{{Group: fmt.Sprint("g", i%3), Topic: tp.topic, Partition: tp.part, Offset: int64(i), LeaderEpoch: int32(i), Metadata: fmt.Sprint("m", i)}}
 			}

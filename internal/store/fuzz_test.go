@@ -71,7 +71,9 @@ func damageBase(tb testing.TB) *damageImage {
 }
 
 // buildDamageImage writes two topics (three partitions, three extents of
-// data in two of them), offset commits of two groups, and enough journal for
+// data in two of them; b's batches from an idempotent producer, so that the
+// journal and the checkpoints hold producer state), offset commits of two
+// groups, and enough journal for
 // two checkpoints and, in the open image, more than the reader's first chunk
 // of journal to replay after the last one. The last commits are not synced,
 // so that recovery checks their data.
@@ -95,6 +97,11 @@ func buildDamageImage() (*damageImage, error) {
 	if err := s.CreateTopic(ctx, "b", 1, []format.ConfigEntry{{Name: ConfigRetentionMs, Value: "-1"}}); err != nil {
 		return nil, err
 	}
+	pid, err := s.InitProducer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var seq int32
 	const commits = 250
 	for i := range commits {
 		txn := &Txn{}
@@ -112,6 +119,10 @@ func buildDamageImage() (*damageImage, error) {
 			}
 			var bb format.BatchBuilder
 			bb.Reset(1000 + int64(i))
+			if topic == "b" {
+				bb.SetProducer(pid.ID, pid.Epoch, seq)
+				seq += int32(n)
+			}
 			for j, v := range values {
 				bb.Append(1000+int64(i*100+j), nil, []byte(v))
 			}

@@ -4,7 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"runtime"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -337,22 +341,30 @@ func TestInitProducer(t *testing.T) {
 	opts.CheckpointBytes = 1 << 30
 	a := mustOpen(t, "f", opts)
 	b := mustOpen(t, "f", opts)
+	var mu sync.Mutex
 	var ids []int64
 	next := func(s *Store) {
-		t.Helper()
 		id, err := s.InitProducer(ctx)
-		if err != nil {
-			t.Fatal(err)
+		if err != nil || id.Epoch != 0 {
+			t.Errorf("InitProducer: %+v, %v", id, err)
+			return
 		}
-		if id.Epoch != 0 {
-			t.Fatalf("epoch %d", id.Epoch)
-		}
+		mu.Lock()
 		ids = append(ids, id.ID)
+		mu.Unlock()
 	}
-	for i := range 6 {
-		next([]*Store{a, b}[i%2])
+	// Two processes, four goroutines in each, at once.
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for range 25 {
+				next([]*Store{a, b}[g%2])
+			}
+		})
 	}
-	// A kill -9 keeps them (no checkpoint: the journal alone).
+	wg.Wait()
+	slices.Sort(ids)
+	// Reopened from the journal alone (Close checkpoints a longer one).
 	b.Close()
 	a.Close()
 	a = mustOpen(t, "f", opts)
@@ -604,4 +616,173 @@ func TestLastSequence(t *testing.T) {
 	if nextSequence(math.MaxInt32) != 0 || nextSequence(7) != 8 {
 		t.Error("nextSequence")
 	}
+}
+
+// TestCrashIdempotentRetry is the crash loop of an idempotent producer. It
+// keeps up to five commits in flight to one partition (CommitAsync, each
+// batch synced before it is acknowledged), beside a writer of plain batches
+// in every durability mode, and the power fails (or the process is killed)
+// at a random point. After recovery the producer resends, in order, every
+// batch it had not seen acknowledged, as a Kafka producer does with a
+// request whose outcome it does not know: each must be accepted, as a
+// duplicate or as new, and the log must hold every batch of the producer
+// exactly once, in order. Checkpoints are frequent, so the producer state
+// often comes back from one.
+func TestCrashIdempotentRetry(t *testing.T) {
+	seed := testSeed(t)
+	rng := rand.New(rand.NewPCG(seed, 3))
+	fs := vfs.NewMem()
+	opts := func() Options {
+		return Options{FS: fs, ExtentSize: format.MinExtentSize, Logger: quietLogger, RetentionCheck: time.Hour,
+			CheckpointBytes: int64(2<<10 + rng.IntN(14<<10)), SyncInterval: time.Duration(1+rng.IntN(5)) * time.Millisecond}
+	}
+	s := openTopic(t, "f", opts(), 1)
+	id, err := s.InitProducer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent [][]byte // the producer's batches, by number
+	var seq int32
+	acked := 0 // batches [0, acked) were acknowledged
+	var resent, dups int
+	newBatch := func(rng *rand.Rand) []byte {
+		k := len(sent)
+		var bb format.BatchBuilder
+		bb.Reset(1000)
+		bb.SetProducer(id.ID, id.Epoch, seq)
+		n := 1 + rng.IntN(4)
+		for i := range n {
+			bb.Append(1000, nil, fmt.Appendf(nil, "k%d.i%d|%s", k, i, strings.Repeat("x", rng.IntN(300))))
+		}
+		seq = nextSequence(lastSequence(seq, int32(n-1)))
+		sent = append(sent, bb.Build(nil))
+		return sent[k]
+	}
+	rounds := rounds(60, 2000)
+	for round := range rounds {
+		var mu sync.Mutex // guards ackedNow
+		ackedNow := acked
+		acks := make(chan struct{}, 1<<16)
+		stop := make(chan struct{})
+		prng := rand.New(rand.NewPCG(seed, uint64(round)+10))
+		wrng := rand.New(rand.NewPCG(seed, uint64(round)+1<<32))
+		var wg sync.WaitGroup
+		wg.Go(func() { // the producer
+			inflight := make(chan struct{}, producerBatchesKept)
+			for {
+				select {
+				case <-stop:
+					return
+				case inflight <- struct{}{}:
+				}
+				k := len(sent)
+				txn := &Txn{Appends: []Append{{Topic: "t", Batches: newBatch(prng)}}, Durability: DurabilitySync}
+				err := s.CommitAsync(ctx, txn, func(res []AppendResult, err error) {
+					if err != nil || res[0].Duplicate {
+						t.Errorf("round %d: batch %d: %+v, %v", round, k, res, err)
+					}
+					mu.Lock()
+					if k != ackedNow {
+						t.Errorf("round %d: batch %d acknowledged after %d", round, k, ackedNow)
+					}
+					ackedNow = k + 1
+					mu.Unlock()
+					<-inflight
+					acks <- struct{}{}
+				})
+				if err != nil {
+					t.Errorf("round %d: batch %d: %v", round, k, err)
+					return
+				}
+			}
+		})
+		wg.Go(func() { // plain batches in the same partition
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				d := []Durability{DurabilitySync, DurabilityInterval, DurabilityNone}[wrng.IntN(3)]
+				txn := &Txn{Appends: []Append{{Topic: "t", Batches: batch(fmt.Sprint("plain", n), 1+wrng.IntN(3))}}, Durability: d}
+				if _, err := s.Commit(ctx, txn); err != nil {
+					t.Errorf("round %d: plain commit: %v", round, err)
+					return
+				}
+			}
+		})
+		for range 1 + rng.IntN(30) {
+			select {
+			case <-acks:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("round %d: no progress", round)
+			}
+		}
+		for range rng.IntN(300) {
+			runtime.Gosched()
+		}
+		clean := rng.IntN(4) == 0
+		mu.Lock()
+		var c *vfs.MemFS
+		if clean {
+			c = fs.CrashClean()
+		} else {
+			c = fs.Crash(rng)
+		}
+		acked = ackedNow
+		mu.Unlock()
+		close(stop)
+		wg.Wait()
+		s.Close() // on the old file system, which the crash no longer concerns
+		if t.Failed() {
+			t.FailNow()
+		}
+		fs = c
+		s = mustOpen(t, "f", opts())
+		// Resend what was not acknowledged.
+		for k := acked; k < len(sent); k++ {
+			res, err := s.Commit(ctx, &Txn{Appends: []Append{{Topic: "t", Batches: sent[k]}}})
+			if err != nil {
+				t.Fatalf("round %d (clean %v): resending batch %d (%d acknowledged, %d sent): %v", round, clean, k, acked, len(sent), err)
+			}
+			resent++
+			if res[0].Duplicate {
+				dups++
+			}
+			if h, _ := format.ParseBatchHeader(sent[k]); res[0].LastOffset-res[0].BaseOffset != int64(h.LastOffsetDelta) {
+				t.Fatalf("round %d: resent batch %d landed at %+v", round, k, res[0])
+			}
+		}
+		acked = len(sent)
+		recs, _, _, err := readLog(s, "t", 0)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		// The producer's records, in order, each once.
+		var want, got []string
+		for k, b := range sent {
+			h, _ := format.ParseBatchHeader(b)
+			for i := range h.RecordCount {
+				want = append(want, fmt.Sprintf("k%d.i%d", k, i))
+			}
+		}
+		for _, r := range recs {
+			if v, _, ok := strings.Cut(r.val, "|"); ok {
+				got = append(got, v)
+			}
+		}
+		if !slices.Equal(got, want) {
+			for i := range min(len(got), len(want)) {
+				if got[i] != want[i] {
+					t.Fatalf("round %d: the producer's record %d is %s, want %s (%d records, %d sent)", round, i, got[i], want[i], len(got), len(want))
+				}
+			}
+			t.Fatalf("round %d: %d records of the producer, %d sent", round, len(got), len(want))
+		}
+		if err := checkExtents(s); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	s.Close()
+	t.Logf("%d rounds, %d batches, %d resent after a crash, %d of them duplicates", rounds, len(sent), resent, dups)
 }
