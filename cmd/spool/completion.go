@@ -6,9 +6,39 @@ import (
 	"github.com/spooldb/spool/internal/store"
 )
 
-// Shell completion comes from cobra's own "completion" command (bash, zsh,
-// fish, PowerShell); these functions give it the names in the file, read
-// with the same --file or SPOOL_FILE as the command being completed.
+// newCompletion writes a shell's completion script, which cobra generates. It
+// replaces cobra's default completion command, which has no examples and
+// writes to the stdout it found when it was added rather than the command's.
+func newCompletion() *cobra.Command {
+	return &cobra.Command{
+		Use:   "completion bash|zsh|fish|powershell",
+		Short: "Write the shell completion script for bash, zsh, fish or PowerShell",
+		Long: `Write a script that completes spool's commands and flags, and the names of
+topics and groups in the file that -f or SPOOL_FILE names, for bash (which
+needs the bash-completion package), zsh, fish or PowerShell.`,
+		Example: `  source <(spool completion bash)                       # this bash session
+  spool completion bash > /etc/bash_completion.d/spool  # every bash session
+  spool completion zsh > "${fpath[1]}/_spool"            # zsh, with compinit
+  spool completion fish > ~/.config/fish/completions/spool.fish`,
+		ValidArgs: []string{"bash", "zsh", "fish", "powershell"},
+		Args:      cobra.MatchAll(argsNamed("SHELL"), cobra.OnlyValidArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root, out := cmd.Root(), cmd.OutOrStdout()
+			switch args[0] {
+			case "bash":
+				return root.GenBashCompletionV2(out, true)
+			case "zsh":
+				return root.GenZshCompletion(out)
+			case "fish":
+				return root.GenFishCompletion(out, true)
+			}
+			return root.GenPowerShellCompletionWithDesc(out)
+		},
+	}
+}
+
+// The functions below give completion the names in the file, read with the
+// same --file or SPOOL_FILE as the command being completed.
 
 // completeTopics completes the first positional argument with topic names.
 func (g *globals) completeTopics(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {

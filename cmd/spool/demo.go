@@ -26,6 +26,8 @@ topic, produces records from several goroutines (sharing syncs by group commit),
 consumes part of them as the consumer group "billing" (committing its offsets in
 the same file), reopens the file as a crash or restart would, and prints the
 group's lag, read back from the file.`,
+		Example: `  spool demo
+  spool demo --records 100000 --file demo.spool && spool -f demo.spool stats`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if file == "" {

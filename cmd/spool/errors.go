@@ -86,10 +86,11 @@ func argsNamed(names ...string) cobra.PositionalArgs {
 // commandGroup is a command that only holds subcommands (topic, group). It
 // runs so that a subcommand it does not know is an error rather than a help
 // page and exit status 0, which is what cobra does for a command without Run.
-func commandGroup(use, short string, subcommands ...*cobra.Command) *cobra.Command {
+func commandGroup(use, short, example string, subcommands ...*cobra.Command) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:                        use,
 		Short:                      short,
+		Example:                    example,
 		SuggestionsMinimumDistance: 2,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {

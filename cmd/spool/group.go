@@ -17,6 +17,7 @@ const noMember = "-"
 
 func newGroup(g *globals) *cobra.Command {
 	return commandGroup("group", "List, describe, reset and delete consumer groups",
+		"  spool -f events.spool group list\n  spool -f events.spool group describe billing",
 		newGroupList(g), newGroupDescribe(g), newGroupReset(g), newGroupDelete(g))
 }
 

@@ -43,13 +43,20 @@ func newRoot() *cobra.Command {
 		Use:   "spool",
 		Short: "An event stream in one file: Kafka's topics, offsets and consumer groups, without a cluster",
 		Long: `spool keeps topics, partitions, offsets and consumer groups in a single file,
-the way SQLite keeps a database. Name the file with --file (or SPOOL_FILE).`,
+the way SQLite keeps a database. Name the file with --file (or SPOOL_FILE);
+topic create creates it. docs/CLI.md describes every command.`,
+		Example: `  spool demo
+  export SPOOL_FILE=events.spool
+  spool topic create orders --partitions 3
+  seq 1 1000 | spool produce orders
+  spool consume orders --group billing --count 10
+  spool group describe billing`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVarP(&g.file, "file", "f", os.Getenv("SPOOL_FILE"), "the spool file (default $SPOOL_FILE)")
 	root.SetFlagErrorFunc(flagError)
-	root.AddCommand(newStats(g))
+	root.AddCommand(newStats(g), newCompletion())
 	root.AddCommand(newDemo(), newTopic(g), newProduce(g), newConsume(g), newGroup(g), newCheck(g))
 	root.AddCommand(newBench())
 	return root

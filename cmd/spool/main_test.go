@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/spooldb/spool/internal/codec"
 	"github.com/spooldb/spool/internal/format"
 	"github.com/spooldb/spool/internal/store"
@@ -160,4 +162,22 @@ func TestConsumeFromTime(t *testing.T) {
 			t.Errorf("--from %s: %q, %v; want %q", from, out, err, want)
 		}
 	}
+}
+
+// TestEveryCommandHasExample walks the command tree: every command's help
+// shows how it is used. bench, which is being written, is left out for now.
+func TestEveryCommandHasExample(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Name() == "bench" {
+			return
+		}
+		if c.Name() != "help" && !c.Hidden && c.Example == "" {
+			t.Errorf("%s has no Example", c.CommandPath())
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRoot())
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -167,9 +168,11 @@ func (pb *partitionBatches) seal() {
 func newProducer(s *store.Store, t store.TopicInfo, fixed int32, d store.Durability) *producer {
 	n := int32(len(t.Partitions))
 	maxRecord := int(t.Config.MaxMessageBytes)
+	// Records without a key start in a random partition, as Kafka's sticky
+	// partitioner does, so that short runs do not all fill partition 0.
 	return &producer{s: s, topic: t.Name, partitions: n, fixed: fixed, durability: d,
 		maxRecord: maxRecord, maxBatch: min(batchBytes, maxRecord), parts: make([]partitionBatches, n),
-		bar: &progress{}}
+		nextFree: rand.Int32N(n), bar: &progress{}}
 }
 
 // lines produces a record for each line of r, committing what it has

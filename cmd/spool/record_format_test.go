@@ -29,6 +29,26 @@ func printRecord(t *testing.T, spec string, r *format.BatchRecord) string {
 	return out.String()
 }
 
+// jsonRecord is the schema of --format json, for reading it back.
+type jsonRecord struct {
+	Topic         string       `json:"topic"`
+	Partition     int32        `json:"partition"`
+	Offset        int64        `json:"offset"`
+	Timestamp     int64        `json:"timestamp"`
+	Key           *string      `json:"key"`
+	KeyEncoding   string       `json:"key_encoding,omitempty"`
+	Value         *string      `json:"value"`
+	ValueEncoding string       `json:"value_encoding,omitempty"`
+	Headers       []jsonHeader `json:"headers"`
+}
+
+type jsonHeader struct {
+	Key           string  `json:"key"`
+	KeyEncoding   string  `json:"key_encoding,omitempty"`
+	Value         *string `json:"value"`
+	ValueEncoding string  `json:"value_encoding,omitempty"`
+}
+
 func TestJSONRecord(t *testing.T) {
 	r := &format.BatchRecord{Offset: 7, Timestamp: 1700000000000, Key: []byte("k<1>"), Value: []byte{0xff, 0x00, 0x01},
 		Headers: []format.RecordHeader{{Key: []byte("trace"), Value: []byte("abc")}, {Key: []byte("bin"), Value: []byte{0xc3}}, {Key: []byte("null")}}}
@@ -42,6 +62,17 @@ func TestJSONRecord(t *testing.T) {
 	var j jsonRecord
 	if err := json.Unmarshal([]byte(out), &j); err != nil || j.Key != nil || *j.Value != "v" || j.Headers == nil {
 		t.Fatalf("a record without key or headers: %s", out)
+	}
+	// Every byte a JSON string must escape, and UTF-8 beyond ASCII, read
+	// back as they were written.
+	var all []byte
+	for c := range 0x80 {
+		all = append(all, byte(c))
+	}
+	all = append(all, "é€😀\u2028"...)
+	out = printRecord(t, "json", &format.BatchRecord{Key: all, Value: []byte{}})
+	if err := json.Unmarshal([]byte(out), &j); err != nil || *j.Key != string(all) || *j.Value != "" || j.KeyEncoding != "" {
+		t.Fatalf("escaping: %s: %v", out, err)
 	}
 }
 

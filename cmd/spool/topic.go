@@ -15,6 +15,7 @@ import (
 
 func newTopic(g *globals) *cobra.Command {
 	return commandGroup("topic", "Create, list, describe, alter and delete topics",
+		"  spool -f events.spool topic create orders --partitions 3\n  spool -f events.spool topic list",
 		newTopicCreate(g), newTopicList(g), newTopicDescribe(g), newTopicAlter(g), newTopicDelete(g))
 }
 
