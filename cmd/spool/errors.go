@@ -39,6 +39,8 @@ func (g *globals) explain(err error) error {
 		return hinted{err, "see the groups with: " + g.command("group list")}
 	case errors.Is(err, format.ErrNotSpool):
 		return hinted{err, "--file must name a spool file, or a path where none exists yet"}
+	case errors.Is(err, store.ErrCorrupt):
+		return hinted{err, "the file's meta pages or journal are damaged, so it cannot be opened; restore it from a copy"}
 	case errors.Is(err, store.ErrInvalidConfig):
 		return hinted{err, "see the configuration names and values with: spool topic create --help"}
 	}
@@ -81,28 +83,4 @@ func argsNamed(names ...string) cobra.PositionalArgs {
 		}
 		return nil
 	}
-}
-
-// commandGroup is a command that only holds subcommands (topic, group). It
-// runs so that a subcommand it does not know is an error rather than a help
-// page and exit status 0, which is what cobra does for a command without Run.
-func commandGroup(use, short, example string, subcommands ...*cobra.Command) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:                        use,
-		Short:                      short,
-		Example:                    example,
-		SuggestionsMinimumDistance: 2,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return cmd.Help()
-			}
-			msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
-			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-				msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, " or "))
-			}
-			return hinted{errors.New(msg), fmt.Sprintf("see the commands with: %s --help", cmd.CommandPath())}
-		},
-	}
-	cmd.AddCommand(subcommands...)
-	return cmd
 }

@@ -70,7 +70,11 @@ group membership yet: stop the group's consumers before you reset it.`,
 					fmt.Fprintln(cmd.ErrOrStderr(), "dry run: nothing was committed; add --execute to commit these offsets")
 					return nil
 				}
-				// One commit: the group's offsets all move, or none does.
+				// Kafka's tool refuses to reset a group that has active
+				// members. Membership is not in the file yet, so there is
+				// no member to find; the help asks users to stop the
+				// group's consumers first. One commit: the group's offsets
+				// all move, or none does.
 				if _, err := s.Commit(cmd.Context(), &store.Txn{Offsets: plan}); err != nil {
 					return err
 				}

@@ -6,8 +6,6 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
-
-	"github.com/spooldb/spool/internal/store"
 )
 
 // tableOrJSON is the --format flag of commands that print a table for people
@@ -33,34 +31,4 @@ func (o *tableOrJSON) print(out io.Writer, v any, table func(io.Writer) error) e
 		return json.NewEncoder(out).Encode(v)
 	}
 	return table(out)
-}
-
-// newNameList is a command that prints the names list returns, one a line:
-// topic list and group list.
-func newNameList(g *globals, short, example string, list func(*store.Store) ([]string, error)) *cobra.Command {
-	return &cobra.Command{
-		Use:     "list",
-		Short:   short,
-		Example: example,
-		Args:    argsNamed(),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.with(true, func(s *store.Store) error {
-				names, err := list(s)
-				for _, name := range names {
-					fmt.Fprintln(cmd.OutOrStdout(), name)
-				}
-				return err
-			})
-		},
-	}
-}
-
-// topicNames lists the file's topics, sorted.
-func topicNames(s *store.Store) ([]string, error) {
-	topics, err := s.Topics()
-	names := make([]string, len(topics))
-	for i, t := range topics {
-		names[i] = t.Name
-	}
-	return names, err
 }

@@ -208,3 +208,13 @@ committed in it, and its extents, which become free for other partitions.`,
 		},
 	}
 }
+
+// topicNames lists the file's topics, sorted.
+func topicNames(s *store.Store) ([]string, error) {
+	topics, err := s.Topics()
+	names := make([]string, len(topics))
+	for i, t := range topics {
+		names[i] = t.Name
+	}
+	return names, err
+}
