@@ -44,10 +44,12 @@ put it. A line without SEP is an error, as in kafka-console-producer. Without
 keys, each batch goes to the next partition in turn. --partition sends every
 record to one partition.
 
-Records are committed in batches of up to 1000 records: when a batch is
-full, when the input pauses for a moment, and at its end. --durability says
-when a commit counts as done: sync (the default) after it is on disk,
-interval within 200 ms, none when the operating system writes it.`,
+Records go into batches of up to 1000 records, and are committed about a
+megabyte at a time, whenever the input pauses (so that lines typed at a
+terminal or written by a slow tail -f are visible at once), and at its end.
+--durability says when a commit counts as done: sync (the default) after it
+is on disk, interval within 200 ms, none when the operating system writes it.
+On Ctrl-C the lines read so far are committed, and the exit status is 1.`,
 		Example: `  seq 1 1000 | spool -f events.spool produce orders
   printf 'alice:1\nbob:2\n' | spool -f events.spool produce orders --key-sep :
   spool -f events.spool produce orders --partition 2 --value '{"id": 7}' --header source=cli
