@@ -160,8 +160,8 @@ type ProducerBatch struct {
 }
 
 // ProducerExpire forgets, in every partition, the producers whose last
-// batch was appended before Before (Unix nanoseconds).
-type ProducerExpire struct{ Before int64 }
+// batch was appended at Until (Unix nanoseconds) or earlier.
+type ProducerExpire struct{ Until int64 }
 
 func (TopicCreate) Type() OpType    { return OpTopicCreate }
 func (TopicConfig) Type() OpType    { return OpTopicConfig }
@@ -271,7 +271,7 @@ func (o ProducerBatch) appendPayload(b []byte) []byte {
 	return binary.AppendVarint(b, o.Time)
 }
 
-func (o ProducerExpire) appendPayload(b []byte) []byte { return binary.AppendVarint(b, o.Before) }
+func (o ProducerExpire) appendPayload(b []byte) []byte { return binary.AppendVarint(b, o.Until) }
 
 // AppendOp appends the encoding of op to b.
 func AppendOp(b []byte, op Op) []byte {
@@ -366,7 +366,7 @@ func decodeOp(t OpType, d *opDecoder) Op {
 			Epoch: d.i16("producer epoch"), FirstSeq: d.i32("first sequence"), LastSeq: d.i32("last sequence"),
 			FirstOffset: d.varint("first offset"), LastOffset: d.varint("last offset"), Time: d.varint("time")}
 	case OpProducerExpire:
-		return ProducerExpire{Before: d.varint("before")}
+		return ProducerExpire{Until: d.varint("until")}
 	}
 	return nil
 }

@@ -94,7 +94,7 @@ func genOp(t *rapid.T) Op {
 			FirstOffset: rapid.Int64().Draw(t, "first offset"), LastOffset: rapid.Int64().Draw(t, "last offset"),
 			Time: rapid.Int64().Draw(t, "time")}
 	default:
-		return ProducerExpire{Before: rapid.Int64().Draw(t, "before")}
+		return ProducerExpire{Until: rapid.Int64().Draw(t, "until")}
 	}
 }
 
@@ -156,7 +156,7 @@ func sampleOps() []Op {
 		ProducerBatch{Topic: 1, Partition: 2, ProducerID: 7, Epoch: 3, FirstSeq: 10, LastSeq: 14, FirstOffset: 100, LastOffset: 104, Time: 1 << 60},
 		ProducerBatch{Topic: 1<<32 - 1, Partition: 1<<32 - 1, ProducerID: -1 << 63, Epoch: 1<<15 - 1, FirstSeq: 1<<31 - 1, LastSeq: 0,
 			FirstOffset: -1 << 63, LastOffset: 1<<63 - 1, Time: -1},
-		ProducerExpire{Before: 1700000000000000000},
+		ProducerExpire{Until: 1700000000000000000},
 	}
 }
 
@@ -249,7 +249,7 @@ func TestOpGolden(t *testing.T) {
 		{ProducerInit{ProducerID: 5, Epoch: 1}, "0d 02 0a 02"}, // as in FORMAT.md
 		{ProducerBatch{Topic: 1, Partition: 0, ProducerID: 5, Epoch: 0, FirstSeq: 3, LastSeq: 5, FirstOffset: 64, LastOffset: 66, Time: 2},
 			"0e 0b 01 00 0a 00 06 0a 80 01 84 01 04"}, // as in FORMAT.md
-		{ProducerExpire{Before: -2}, "0f 01 03"},
+		{ProducerExpire{Until: -2}, "0f 01 03"},
 	} {
 		if got := fmt.Sprintf("% x", AppendOp(nil, tt.op)); got != tt.want {
 			t.Errorf("%T: %s, want %s", tt.op, got, tt.want)

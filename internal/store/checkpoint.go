@@ -33,8 +33,8 @@ func (s *Store) checkpoint() error {
 	w := s.newBatchWriter()
 	// Producers expire here, by a journal record that every process
 	// applies, so that all agree on which producers they remember.
-	if before, ok := s.expiredBefore(); ok {
-		if err := w.record(opSizeLimit, func(w *batchWriter) error { return w.emit(format.ProducerExpire{Before: before}) }); err != nil {
+	if until, ok := s.expiredUntil(); ok {
+		if err := w.record(opSizeLimit, func(w *batchWriter) error { return w.emit(format.ProducerExpire{Until: until}) }); err != nil {
 			return err
 		}
 	}

@@ -52,11 +52,12 @@ type Txn struct {
 // landed. When every batch of the Append was a duplicate, nothing was
 // written, Duplicate is set, and the offsets are those the batches got when
 // they were first written (from the first batch's first to the last batch's
-// last), as a Kafka broker answers a retried produce request.
+// last), and LogAppendTime the time the first was stamped with, as a Kafka
+// broker answers a retried produce request.
 type AppendResult struct {
 	BaseOffset    int64 // the offset of the first record
 	LastOffset    int64 // the offset of the last record
-	LogAppendTime int64 // the time the broker set, or -1 (CreateTime topics, duplicates)
+	LogAppendTime int64 // the time the broker set (Unix ms), or -1 (CreateTime topics)
 	Duplicate     bool  // every batch was a retry of one already written
 }
 

@@ -19,6 +19,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/spooldb/spool/internal/format"
 )
@@ -168,30 +169,31 @@ func (s *state) applyProducerBatch(o format.ProducerBatch) error {
 	return nil
 }
 
-// expireProducers forgets the producers whose last batch was appended
-// before before, in every partition.
-func (s *state) expireProducers(before int64) {
+// expireProducers forgets the producers whose last batch was appended at
+// until or earlier, in every partition.
+func (s *state) expireProducers(until int64) {
 	for _, t := range s.topics {
 		for _, p := range t.partitions {
-			maps.DeleteFunc(p.producers, func(_ int64, e *producerState) bool { return e.last().time < before })
+			maps.DeleteFunc(p.producers, func(_ int64, e *producerState) bool { return e.last().time <= until })
 		}
 	}
 }
 
-// expiredBefore returns the time before which producers expire as of now,
+// expiredUntil returns the time up to which a producer's last batch makes it
+// expire as of now (Kafka's isProducerExpired: now - last >= expiration),
 // and whether any producer of the state is that old.
-func (s *Store) expiredBefore() (int64, bool) {
-	before := s.opts.Now().Add(-s.opts.ProducerIDExpiration).UnixNano()
+func (s *Store) expiredUntil() (int64, bool) {
+	until := s.opts.Now().Add(-s.opts.ProducerIDExpiration).UnixNano()
 	for _, t := range s.st.topics {
 		for _, p := range t.partitions {
 			for _, e := range p.producers {
-				if e.last().time < before {
-					return before, true
+				if e.last().time <= until {
+					return until, true
 				}
 			}
 		}
 	}
-	return before, false
+	return until, false
 }
 
 // appendProducers encodes a partition's producers for a checkpoint: each
@@ -318,7 +320,8 @@ func (w *batchWriter) checkProducers(txn *Txn, parts []*partition, now int64) ([
 // appendPlanned writes the batches of an Append that plan does not skip as
 // duplicates, in runs of contiguous bytes, then emits the ProducerBatch of
 // each idempotent batch written. With every batch a duplicate, the result
-// carries the original offsets of the first and last and Duplicate.
+// carries the original offsets of the first and last (and append time) and
+// Duplicate.
 func (w *batchWriter) appendPlanned(p *partition, batches []byte, plan []batchPlan, nowMs int64) (AppendResult, error) {
 	res := AppendResult{BaseOffset: -1, LastOffset: -1, LogAppendTime: -1}
 	var dups, written []format.ProducerBatch
@@ -369,7 +372,12 @@ func (w *batchWriter) appendPlanned(p *partition, batches []byte, plan []batchPl
 		}
 	}
 	if res.BaseOffset < 0 {
+		// Kafka answers a duplicate with the time it recorded for the
+		// batch: on a LogAppendTime topic, the append time it stamped.
 		res = AppendResult{BaseOffset: dups[0].FirstOffset, LastOffset: dups[len(dups)-1].LastOffset, LogAppendTime: -1, Duplicate: true}
+		if p.topic.config.LogAppendTime {
+			res.LogAppendTime = dups[0].Time / int64(time.Millisecond)
+		}
 	}
 	return res, nil
 }

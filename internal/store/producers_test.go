@@ -315,21 +315,26 @@ func TestIdempotentSeveralBatches(t *testing.T) {
 }
 
 // TestIdempotentLogAppendTime checks that a duplicate on a LogAppendTime
-// topic reports no append time, as Kafka answers a duplicate.
+// topic reports the time its original was stamped with, as Kafka answers.
 func TestIdempotentLogAppendTime(t *testing.T) {
-	s := openWithTopic(t, vfs.NewMem(), 1)
+	now := time.UnixMilli(1_700_000_000_123)
+	opts := memOpts(vfs.NewMem())
+	opts.Now = func() time.Time { return now }
+	opts.RetentionCheck = time.Hour
+	s := openTopic(t, "f", opts, 1)
 	defer s.Close()
 	if err := s.AlterTopic(ctx, "t", []format.ConfigEntry{{Name: ConfigTimestampType, Value: "LogAppendTime"}}); err != nil {
 		t.Fatal(err)
 	}
 	b := idemBatch(1, 0, 0, 1, "x")
 	first, err := produce(s, 0, b)
-	if err != nil || first.LogAppendTime < 0 {
+	if err != nil || first.LogAppendTime != now.UnixMilli() {
 		t.Fatalf("%+v, %v", first, err)
 	}
+	now = now.Add(time.Minute)
 	again, err := produce(s, 0, b)
-	if err != nil || !again.Duplicate || again.LogAppendTime != -1 || again.BaseOffset != first.BaseOffset {
-		t.Fatalf("retry: %+v, %v", again, err)
+	if err != nil || again != (AppendResult{BaseOffset: first.BaseOffset, LastOffset: first.LastOffset, LogAppendTime: first.LogAppendTime, Duplicate: true}) {
+		t.Fatalf("retry: %+v, %v; first %+v", again, err, first)
 	}
 }
 
@@ -521,20 +526,18 @@ func TestProducerExpiration(t *testing.T) {
 	if got := ids(s); got != "[1 2]" {
 		t.Fatalf("after DeleteRecords: producers %s", got)
 	}
-	// Producer 1's last batch is 2h old at the next checkpoint (>= the
-	// expiration), producer 2's 1h.
-	now = now.Add(time.Hour)
+	// A checkpoint a nanosecond before producer 1's expiration keeps it.
+	now = now.Add(time.Hour - time.Nanosecond)
 	s.opts.CheckpointBytes = 1
 	mustProduce(t, s, 0, batch("tick", 1))
 	if s.meta.CheckpointExtent == format.NoExtent {
 		t.Fatal("no checkpoint")
 	}
-	// Kafka expires at >= expiration; spool forgets producers whose last
-	// batch is strictly older than now - expiration, so at exactly 2h the
-	// first is kept. One more nanosecond and the next checkpoint drops it.
 	if got := ids(s); got != "[1 2]" {
-		t.Fatalf("at exactly the expiration: producers %s", got)
+		t.Fatalf("a nanosecond before the expiration: producers %s", got)
 	}
+	// At 2h, as in Kafka (now - last >= expiration), the next drops it;
+	// producer 2's last batch is 1h old.
 	now = now.Add(time.Nanosecond)
 	mustProduce(t, s, 0, batch("tick", 1))
 	for _, x := range []struct {

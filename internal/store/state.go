@@ -270,7 +270,7 @@ func (s *state) apply(op format.Op, lsn uint64) error {
 	case format.ProducerBatch:
 		return s.applyProducerBatch(o)
 	case format.ProducerExpire:
-		s.expireProducers(o.Before)
+		s.expireProducers(o.Until)
 	case format.Counters:
 		for uint32(len(s.extents)) < o.ExtentCount {
 			s.free = append(s.free, uint32(len(s.extents)))
