@@ -62,7 +62,9 @@ func runConsume(ctx context.Context, r *runner, sys System, size, n int) (reps [
 func drain(ctx context.Context, c Consumer, partition, n int) (int, error) {
 	got, bytes := 0, 0
 	for got < n {
-		k, err := c.Poll(ctx, partition, pollRecords, false, func(v []byte) { bytes += len(v) })
+		// Asking for no more than is left spares a system that waits for a
+		// full batch the wait at the end.
+		k, err := c.Poll(ctx, partition, min(pollRecords, n-got), false, func(v []byte) { bytes += len(v) })
 		if err != nil {
 			return got, err
 		}

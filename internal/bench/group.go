@@ -81,7 +81,7 @@ func groupWorker(ctx context.Context, st Stream, group string, w, perPartition i
 			if got[p] >= perPartition {
 				continue
 			}
-			k, err := c.Poll(ctx, p, pollRecords, false, func([]byte) {})
+			k, err := c.Poll(ctx, p, min(pollRecords, perPartition-got[p]), false, func([]byte) {})
 			if err != nil {
 				return err
 			}

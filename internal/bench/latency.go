@@ -43,6 +43,7 @@ const latencyWarmup = 20
 
 func runLatency(ctx context.Context, r *runner, sys System, gap time.Duration, samples int) (reps []Figures, err error) {
 	spec := r.spec("latency", 1, Async, latencyRecordSize)
+	spec.Tail = true
 	st, err := sys.Stream(ctx, spec)
 	if err != nil {
 		return nil, err

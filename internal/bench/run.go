@@ -249,3 +249,7 @@ func summary(k kind, f Figures) string {
 	}
 	return s
 }
+
+// Skip returns the error a System returns when a workload cannot run on it
+// (a setting it lacks): the report shows the reason, and it is no failure.
+func Skip(reason string) error { return skipError(reason) }

@@ -48,6 +48,10 @@ type Spec struct {
 	// Attach opens a stream that another process created, instead of
 	// creating a new one.
 	Attach bool `json:"attach,omitempty"`
+	// Tail says that a consumer will wait at the end of the stream for new
+	// records, so that a system that must be told to notify consumers (a
+	// trigger, a channel) sets that up.
+	Tail bool `json:"tail,omitempty"`
 }
 
 // System is something the workloads run on.

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/spooldb/spool/internal/bench"
+)
+
+// NATS JetStream with file storage: one stream per workload, a subject per
+// partition; a request of one record is a Publish that waits for its ack, a
+// request of several is that many PublishAsync calls and a wait for all
+// their acks. Consumers pull through Messages (which keeps pull requests
+// outstanding, the fastest way to read); a group is a durable consumer per
+// partition with AckAll, acknowledged after each poll. The server syncs
+// its files every 2 minutes by default and after every write with
+// sync_interval: always, a server-wide setting: the sync workloads run on
+// a second server configured so.
+type natsSystem struct {
+	async, sync *nats.Conn // to the default server and to the sync-always one
+}
+
+func newNATS(asyncURL, syncURL string) (*natsSystem, error) {
+	s := &natsSystem{}
+	var err error
+	if s.async, err = nats.Connect(asyncURL); err != nil {
+		return nil, err
+	}
+	if syncURL != "" {
+		if s.sync, err = nats.Connect(syncURL); err != nil {
+			s.async.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (*natsSystem) Name() string { return "nats" }
+
+func (*natsSystem) Mode(d bench.Durability) string {
+	if d == bench.Sync {
+		return "file storage, sync_interval always"
+	}
+	return "file storage, default sync (every 2 min)"
+}
+
+func (s *natsSystem) Stream(ctx context.Context, spec bench.Spec) (bench.Stream, error) {
+	nc := s.async
+	if spec.Durability == bench.Sync {
+		if nc = s.sync; nc == nil {
+			return nil, bench.Skip("no NATS server with sync_interval: always (pass --nats-sync)")
+		}
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	if !spec.Attach {
+		if err := js.DeleteStream(ctx, spec.Name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, err
+		}
+		_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: spec.Name, Subjects: []string{spec.Name + ".>"},
+			Storage: jetstream.FileStorage})
+	}
+	if err != nil {
+		return nil, err
+	}
+	stream, err := js.Stream(ctx, spec.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &natsStream{js: js, stream: stream, spec: spec}, nil
+}
+
+type natsStream struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	spec   bench.Spec
+}
+
+func (st *natsStream) subject(p int) string { return fmt.Sprintf("%s.%d", st.spec.Name, p) }
+
+func (st *natsStream) Close(drop bool) error {
+	if drop {
+		return st.js.DeleteStream(context.Background(), st.spec.Name)
+	}
+	return nil
+}
+
+func (st *natsStream) Producer(context.Context) (bench.Producer, error) { return natsProducer{st}, nil }
+
+type natsProducer struct{ st *natsStream }
+
+func (p natsProducer) Send(ctx context.Context, partition int, values [][]byte) error {
+	subj := p.st.subject(partition)
+	if len(values) == 1 {
+		_, err := p.st.js.Publish(ctx, subj, values[0])
+		return err
+	}
+	futures := make([]jetstream.PubAckFuture, len(values))
+	for i, v := range values {
+		f, err := p.st.js.PublishAsync(subj, v)
+		if err != nil {
+			return err
+		}
+		futures[i] = f
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (natsProducer) Close() error { return nil }
+
+func (st *natsStream) Consumer(_ context.Context, group string) (bench.Consumer, error) {
+	return &natsConsumer{st: st, group: group, iters: map[int]jetstream.MessagesContext{}, last: map[int]jetstream.Msg{}}, nil
+}
+
+type natsConsumer struct {
+	st    *natsStream
+	group string
+	iters map[int]jetstream.MessagesContext
+	last  map[int]jetstream.Msg // the last message read, to acknowledge
+}
+
+// natsPrefetch is how many messages a consumer's outstanding pull requests
+// ask for.
+const natsPrefetch = 4096
+
+func (c *natsConsumer) iter(ctx context.Context, p int) (jetstream.MessagesContext, error) {
+	if it, ok := c.iters[p]; ok {
+		return it, nil
+	}
+	var cons jetstream.Consumer
+	var err error
+	if c.group == "" {
+		cons, err = c.st.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{c.st.subject(p)}})
+	} else {
+		cons, err = c.st.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+			Durable: fmt.Sprintf("%s_%d", c.group, p), FilterSubject: c.st.subject(p),
+			AckPolicy: jetstream.AckAllPolicy, MaxAckPending: -1})
+	}
+	if err != nil {
+		return nil, err
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(natsPrefetch))
+	if err != nil {
+		return nil, err
+	}
+	c.iters[p] = it
+	return it, nil
+}
+
+// natsIdle is how long a poll that need not wait waits for a message before
+// it decides there is none.
+const natsIdle = 2 * time.Second
+
+func (c *natsConsumer) Poll(ctx context.Context, partition int, max int, wait bool, fn func([]byte)) (int, error) {
+	it, err := c.iter(ctx, partition)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for n < max {
+		opt := jetstream.NextMaxWait(natsIdle)
+		if wait {
+			opt = jetstream.NextContext(ctx)
+		}
+		m, err := it.Next(opt)
+		if errors.Is(err, nats.ErrTimeout) {
+			break
+		}
+		if err != nil {
+			return n, err
+		}
+		fn(m.Data())
+		c.last[partition] = m
+		n++
+		if wait {
+			break // one is what was waited for; the next may be far off
+		}
+	}
+	return n, nil
+}
+
+func (c *natsConsumer) Commit(ctx context.Context, partition int) error {
+	m, ok := c.last[partition]
+	if !ok {
+		return nil
+	}
+	delete(c.last, partition)
+	return m.DoubleAck(ctx)
+}
+
+func (c *natsConsumer) Close() error {
+	for _, it := range c.iters {
+		it.Stop()
+	}
+	return nil
+}
