@@ -94,6 +94,11 @@ func (c *Consumer) readPartition(f *Fetch, cp *consumerPartition, room int) (boo
 	if len(res.Batches) == 0 {
 		return false, nil
 	}
+	if len(res.Batches) > room && f.Len() > 0 {
+		// Only the first batch of a poll may exceed MaxPollBytes, as with
+		// Kafka's fetch.max.bytes: this one waits for the next poll.
+		return true, nil
+	}
 	f.claim(res.Batches)
 	for b := res.Batches; len(b) > 0; {
 		one, rest, err := format.NextBatch(b)
