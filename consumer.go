@@ -66,7 +66,7 @@ type Consumer struct {
 	turn       int                  // the partition the next Poll reads first
 	lastCommit time.Time
 	closed     bool
-	fetch      Fetch     // the last Poll's result, reused
+	fetch      Fetch      // the last Poll's result, reused
 	headerKeys headerKeys // header keys, interned
 }
 

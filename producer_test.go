@@ -25,7 +25,7 @@ func TestProduceFields(t *testing.T) {
 	sent := []*Record{
 		{Topic: "t", Key: []byte("k1"), Value: []byte("v1"), Timestamp: ts,
 			Headers: []Header{{Key: "trace", Value: []byte("abc")}, {Key: "empty", Value: []byte{}}, {Key: "null"}}},
-		{Topic: "t", Value: nil},           // null value, no key
+		{Topic: "t", Value: nil},                     // null value, no key
 		{Topic: "t", Key: []byte{}, Value: []byte{}}, // empty, not null
 	}
 	if err := p.ProduceSync(ctx, sent...); err != nil {
