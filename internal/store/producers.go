@@ -248,6 +248,19 @@ func (s *Store) Producers(topic string, partition int32) ([]ProducerState, error
 	return out, nil
 }
 
+// afterDuplicate makes the next sync of this process cover every record it
+// has applied. A duplicate's acknowledgement promises what its original's
+// did not always: with DurabilitySync, that the batch is durable. Its
+// original may be a record another process wrote and did not sync, which
+// this process's syncs cover (they sync the file) but would skip while this
+// process has written nothing since its last one. It runs on the writer
+// goroutine.
+func (s *Store) afterDuplicate() {
+	if lsn := s.st.lsn; lsn > s.flushed.Load() {
+		s.flushed.Store(lsn)
+	}
+}
+
 // seqKey names a producer in a partition.
 type seqKey struct {
 	part partitionKey
@@ -354,6 +367,7 @@ func (w *batchWriter) appendPlanned(p *partition, batches []byte, plan []batchPl
 				return res, err
 			}
 			dups = append(dups, bp.pb)
+			w.s.afterDuplicate()
 			start, runAt = pos+len(batch), -1
 		case runAt < 0:
 			runAt = bp.pb.FirstOffset

@@ -789,3 +789,42 @@ func TestCrashIdempotentRetry(t *testing.T) {
 	s.Close()
 	t.Logf("%d rounds, %d batches, %d resent after a crash, %d of them duplicates", rounds, len(sent), resent, dups)
 }
+
+// TestDuplicateIsDurable retries, with DurabilitySync, a batch that another
+// process (or this one) committed with DurabilityNone: the retry writes
+// nothing, but its acknowledgement promises the batch is durable, so a power
+// loss right after it must find the batch.
+func TestDuplicateIsDurable(t *testing.T) {
+	seed := testSeed(t)
+	rng := rand.New(rand.NewPCG(seed, 5))
+	for i := range 40 {
+		fs := vfs.NewMem()
+		opts := memOpts(fs)
+		opts.RetentionCheck = time.Hour
+		opts.CheckpointBytes = 1 << 30
+		opts.Logger = quietLogger
+		s := openTopic(t, "f", opts, 1)
+		retrier := s
+		if i%2 == 0 {
+			retrier = mustOpen(t, "f", opts) // another process
+		}
+		b := idemBatch(1, 0, 0, 2, "x")
+		if _, err := s.Commit(ctx, &Txn{Appends: []Append{{Topic: "t", Batches: b}}, Durability: DurabilityNone}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := retrier.Commit(ctx, &Txn{Appends: []Append{{Topic: "t", Batches: b}}, Durability: DurabilitySync})
+		if err != nil || !res[0].Duplicate {
+			t.Fatalf("retry: %+v, %v", res, err)
+		}
+		crashed := fs.Crash(rng)
+		retrier.Close()
+		s.Close()
+		o := opts
+		o.FS = crashed
+		s = mustOpen(t, "f", o)
+		if h := hwm(t, s, 0); h != 2 {
+			t.Fatalf("iteration %d (another process %v): the batch acknowledged durable by its retry is gone after a power loss (high watermark %d)", i, i%2 == 0, h)
+		}
+		s.Close()
+	}
+}
