@@ -91,6 +91,8 @@ type Producer struct {
 	sent     chan struct{} // closed when the sender ends
 
 	scratch []headerBytes // Produce's header conversion, under mu
+	free    []*batch      // acknowledged batches for reuse, under mu
+	encoded []byte        // the sender's buffer for encoding batches
 }
 
 // NewProducer returns a producer of records into db.

@@ -94,7 +94,7 @@ func (p *Producer) produce(ctx context.Context, r *Record, done func(*Record, er
 		}
 	}
 	if part.open == nil {
-		part.open = &batch{part: part, started: time.Now()}
+		part.open = p.newBatch(part)
 		part.open.bb.Reset(r.Timestamp.UnixMilli())
 		p.activate(part)
 		p.wakeSender()
@@ -194,15 +194,43 @@ func (p *Producer) activate(part *producerPartition) {
 	}
 }
 
-// encode returns b as a RecordBatch, numbered from seq when the producer is
-// idempotent.
-func (b *batch) encode(id producerID, seq int32, c Compression) ([]byte, error) {
+// newBatch returns an empty batch for part, reusing one whose records were
+// acknowledged; p.mu is held.
+func (p *Producer) newBatch(part *producerPartition) *batch {
+	var b *batch
+	if n := len(p.free); n > 0 {
+		b, p.free = p.free[n-1], p.free[:n-1]
+	} else {
+		b = new(batch)
+	}
+	b.part, b.started = part, time.Now()
+	return b
+}
+
+// maxFreeBatches bounds the acknowledged batches kept for reuse.
+const maxFreeBatches = 64
+
+// recycle keeps b, whose records were acknowledged, for reuse: its builder
+// and slices keep their capacity; p.mu is held.
+func (p *Producer) recycle(b *batch) {
+	if len(p.free) >= maxFreeBatches {
+		return
+	}
+	clear(b.records)
+	clear(b.dones)
+	b.records, b.dones, b.bytes, b.part = b.records[:0], b.dones[:0], 0, nil
+	p.free = append(p.free, b)
+}
+
+// encode appends b to dst as a RecordBatch, numbered from seq when the
+// producer is idempotent.
+func (b *batch) encode(dst []byte, id producerID, seq int32, c Compression) ([]byte, error) {
 	if id.id >= 0 {
 		b.bb.SetProducer(id.id, id.epoch, seq)
 	}
 	if c == NoCompression {
-		return b.bb.Build(nil), nil
+		return b.bb.Build(dst), nil
 	}
 	fc := format.Compression(c)
-	return b.bb.BuildCompressed(nil, fc, codec.CompressFunc(fc))
+	return b.bb.BuildCompressed(dst, fc, codec.CompressFunc(fc))
 }

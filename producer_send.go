@@ -88,17 +88,23 @@ func (p *Producer) due(b *batch, now time.Time) time.Duration {
 // unknown topic, a batch too large), it commits each alone, so that one
 // partition's failure fails only its own records.
 func (p *Producer) write(batches []*batch) {
-	encoded := make([][]byte, len(batches))
+	// The store copies the batches into the file before a commit returns,
+	// so one buffer serves every commit.
+	buf := p.encoded[:0]
+	var encoded [][]byte
 	var ok []*batch
-	for i, b := range batches {
+	for _, b := range batches {
+		start := len(buf)
 		var err error
-		if encoded[i], err = b.encode(p.id, b.part.seq, p.opts.Compression); err != nil {
+		if buf, err = b.encode(buf, p.id, b.part.seq, p.opts.Compression); err != nil {
+			buf = buf[:start]
 			p.acknowledge(b, store.AppendResult{}, err)
 			continue
 		}
-		encoded[len(ok)] = encoded[i]
+		encoded = append(encoded, buf[start:len(buf):len(buf)])
 		ok = append(ok, b)
 	}
+	p.encoded = buf
 	results, err := p.commitRetrying(ok, encoded)
 	if err != nil && len(ok) > 1 && !fatal(err) {
 		for i, b := range ok {
@@ -172,6 +178,7 @@ func (p *Producer) acknowledge(b *batch, res store.AppendResult, err error) {
 	p.buffered -= b.bytes
 	p.unacked -= len(b.records)
 	p.signal()
+	p.recycle(b)
 	p.mu.Unlock()
 }
 
