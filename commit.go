@@ -123,13 +123,18 @@ func (c *Consumer) autoCommit() {
 		return
 	}
 	err := c.db.s.CommitAsync(context.Background(), c.txn(offsets), func(_ []store.AppendResult, err error) {
-		if err != nil {
+		if err == nil {
+			return
+		}
+		// Not on the store's syncer goroutine, which a commit waited for
+		// under c.mu may need.
+		go func() {
 			c.mu.Lock()
+			defer c.mu.Unlock()
 			for _, cp := range parts {
 				cp.committed = -1 // commit again next time
 			}
-			c.mu.Unlock()
-		}
+		}()
 	})
 	if err == nil {
 		c.markCommitted(parts, offsets)
