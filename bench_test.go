@@ -1,10 +1,14 @@
 package spool
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
+
+	"github.com/spooldb/spool/internal/store"
 )
 
 // benchDB opens a file on disk (not tmpfs where the test's temporary
@@ -54,6 +58,7 @@ func BenchmarkProduce(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer p.Close()
+				commits := countCommits(p)
 				b.SetBytes(int64(len(value)))
 				var wg sync.WaitGroup
 				per := b.N/goroutines + 1
@@ -70,9 +75,21 @@ func BenchmarkProduce(b *testing.B) {
 				}
 				wg.Wait()
 				b.ReportMetric(float64(per*goroutines)/b.Elapsed().Seconds(), "records/s")
+				b.ReportMetric(float64(per*goroutines)/float64(commits.Load()), "records/commit")
 			})
 		}
 	}
+}
+
+// countCommits counts the commits p makes from now on.
+func countCommits(p *Producer) *atomic.Int64 {
+	n := new(atomic.Int64)
+	commit := p.commit
+	p.commit = func(ctx context.Context, txn *store.Txn) ([]store.AppendResult, error) {
+		n.Add(1)
+		return commit(ctx, txn)
+	}
+	return n
 }
 
 // BenchmarkConsume: polling and iterating records of 100 bytes from the page
