@@ -20,6 +20,22 @@ func tempFile() (string, func()) {
 	return filepath.Join(dir, "events.spool"), func() { os.RemoveAll(dir) }
 }
 
+// exampleDB opens a new file with one topic; close closes and removes it.
+func exampleDB(topic string, partitions int, config map[string]string) (db *spool.DB, done func()) {
+	path, cleanup := tempFile()
+	db, err := spool.Open(path, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := db.CreateTopic(context.Background(), topic, partitions, config); err != nil {
+		log.Fatal(err)
+	}
+	return db, func() {
+		db.Close()
+		cleanup()
+	}
+}
+
 // Produce records with keys, then consume them as a group and commit.
 func Example() {
 	path, cleanup := tempFile()
@@ -73,17 +89,9 @@ func Example() {
 // Produce without waiting: the callback reports each record's offset once
 // it is written, and Flush waits for all of them.
 func ExampleProducer_Produce() {
-	path, cleanup := tempFile()
-	defer cleanup()
 	ctx := context.Background()
-	db, err := spool.Open(path, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.CreateTopic(ctx, "clicks", 1, nil); err != nil {
-		log.Fatal(err)
-	}
+	db, done := exampleDB("clicks", 1, nil)
+	defer done()
 	p, err := db.NewProducer(&spool.ProducerOptions{Compression: spool.Zstd, Linger: 5 * time.Millisecond})
 	if err != nil {
 		log.Fatal(err)
@@ -114,17 +122,9 @@ func ExampleProducer_Produce() {
 
 // Send returns a Future to wait on later.
 func ExampleProducer_Send() {
-	path, cleanup := tempFile()
-	defer cleanup()
 	ctx := context.Background()
-	db, err := spool.Open(path, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.CreateTopic(ctx, "jobs", 1, nil); err != nil {
-		log.Fatal(err)
-	}
+	db, done := exampleDB("jobs", 1, nil)
+	defer done()
 	p, err := db.NewProducer(nil)
 	if err != nil {
 		log.Fatal(err)
@@ -154,17 +154,9 @@ func ExamplePartitionForKey() {
 // Follow a topic's tail: Poll waits for new records until its context
 // ends.
 func ExampleConsumer_Poll() {
-	path, cleanup := tempFile()
-	defer cleanup()
 	ctx := context.Background()
-	db, err := spool.Open(path, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.CreateTopic(ctx, "logs", 2, nil); err != nil {
-		log.Fatal(err)
-	}
+	db, done := exampleDB("logs", 2, nil)
+	defer done()
 	c, err := db.NewConsumer(&spool.ConsumerOptions{Group: "tail", Reset: spool.Latest()})
 	if err != nil {
 		log.Fatal(err)
@@ -203,17 +195,9 @@ func ExampleConsumer_Poll() {
 
 // Start a new group from a point in time, and read how far behind it is.
 func ExampleDB_Lag() {
-	path, cleanup := tempFile()
-	defer cleanup()
 	ctx := context.Background()
-	db, err := spool.Open(path, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.CreateTopic(ctx, "metrics", 1, map[string]string{"retention.ms": "-1"}); err != nil {
-		log.Fatal(err)
-	}
+	db, done := exampleDB("metrics", 1, map[string]string{"retention.ms": "-1"})
+	defer done()
 	p, err := db.NewProducer(nil)
 	if err != nil {
 		log.Fatal(err)
