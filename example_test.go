@@ -20,7 +20,7 @@ func tempFile() (string, func()) {
 	return filepath.Join(dir, "events.spool"), func() { os.RemoveAll(dir) }
 }
 
-// exampleDB opens a new file with one topic; close closes and removes it.
+// exampleDB opens a new file with one topic; done closes and removes it.
 func exampleDB(topic string, partitions int, config map[string]string) (db *spool.DB, done func()) {
 	path, cleanup := tempFile()
 	db, err := spool.Open(path, nil)
