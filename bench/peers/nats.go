@@ -104,7 +104,9 @@ func (p natsProducer) Send(ctx context.Context, partition int, values [][]byte) 
 	}
 	futures := make([]jetstream.PubAckFuture, len(values))
 	for i, v := range values {
-		f, err := p.st.js.PublishAsync(subj, v)
+		// Past the client's limit of acks outstanding (4000), wait for
+		// room rather than fail: back-pressure, as a steady producer has.
+		f, err := p.st.js.PublishAsync(subj, v, jetstream.WithStallWait(time.Minute))
 		if err != nil {
 			return err
 		}

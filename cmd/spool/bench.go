@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 
@@ -18,7 +19,7 @@ import (
 
 func newBench() *cobra.Command {
 	var cfg bench.Config
-	var dir, svgOut, cpuProfile, recoverySize string
+	var dir, svgOut, cpuProfile, tracePath, recoverySize string
 	var list, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -70,6 +71,13 @@ and SQLite, and prints spool's ratio to each.`,
 				}
 				defer stop()
 			}
+			if tracePath != "" {
+				stop, err := startTrace(tracePath)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			rep, err := bench.Run(cmdContext(cmd), cfg)
 			if rep == nil {
 				return err
@@ -84,6 +92,7 @@ and SQLite, and prints spool's ratio to each.`,
 	f.BoolVar(&asJSON, "json", false, "write the results as JSON instead of tables (progress goes to standard error)")
 	f.StringVar(&svgOut, "svg", "", "write a chart of the results to this SVG file")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process (producers, consumers, the store) to this file")
+	f.StringVar(&tracePath, "trace", "", "write an execution trace of this process to this file (go tool trace -pprof=syscall shows where goroutines block in the kernel)")
 	f.IntVar(&cfg.Reps, "reps", 0, "repetitions of each workload (default 3, 1 with --short)")
 	f.DurationVar(&cfg.Duration, "duration", 0, "length of one repetition of a timed workload (default 1s, 30ms with --short)")
 	f.StringVar(&recoverySize, "recovery-size", "", "size of the file the recovery workload opens after kill -9, e.g. 10GiB (default 1GiB, 4MiB with --short)")
@@ -163,6 +172,18 @@ func startCPUProfile(path string) (stop func(), err error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+func startTrace(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { trace.Stop(); f.Close() }, nil
 }
 
 // newBenchReport merges result files, as --json wrote them, into one

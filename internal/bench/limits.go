@@ -58,7 +58,7 @@ func (r *runner) measureLimit(ctx context.Context, l limit) Result {
 	for range r.sz.reps {
 		f, err := l.run(ctx, r)
 		if err != nil {
-			res.Skipped = "failed: " + err.Error()
+			res.Skipped = "failed: " + oneLine(err)
 			r.logf("%-30s %-9s %s", l.name, res.System, res.Skipped)
 			return res
 		}

@@ -199,7 +199,7 @@ func (r *runner) measure(ctx context.Context, w workload, sys System) Result {
 	case errors.As(err, &skip):
 		res.Skipped = string(skip)
 	case err != nil:
-		res.Skipped = "failed: " + err.Error()
+		res.Skipped = "failed: " + oneLine(err)
 	}
 	if err != nil {
 		r.logf("%-30s %-9s %s", w.name, sys.Name(), res.Skipped)
@@ -253,3 +253,15 @@ func summary(k kind, f Figures) string {
 // Skip returns the error a System returns when a workload cannot run on it
 // (a setting it lacks): the report shows the reason, and it is no failure.
 func Skip(reason string) error { return skipError(reason) }
+
+// oneLine is err's message on one line, each distinct line once: errors
+// joined from several goroutines often repeat, and a table cell has one line.
+func oneLine(err error) string {
+	var lines []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !slices.Contains(lines, l) {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "; ")
+}
