@@ -661,7 +661,7 @@ func TestCrashIdempotentRetry(t *testing.T) {
 		sent = append(sent, bb.Build(nil))
 		return sent[k]
 	}
-	rounds := rounds(60, 2000)
+	rounds := rounds(40, 2000)
 	for round := range rounds {
 		var mu sync.Mutex // guards ackedNow
 		ackedNow := acked
