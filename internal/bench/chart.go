@@ -83,7 +83,7 @@ func (r *Report) ratioChart(c *svg, peers []string) {
 			width = 2
 		}
 		c.line(x, chartTop-6, x, float64(height-24), "#999", width)
-		c.text(x, float64(height-8), "middle", 11, "", fmtRatio(v))
+		c.text(x, float64(height-8), "middle", 11, "", fmt.Sprintf("%g×", v))
 	}
 	y := float64(chartTop)
 	for _, rw := range rows {
