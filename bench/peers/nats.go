@@ -127,23 +127,26 @@ func (p natsProducer) Send(ctx context.Context, partition int, values [][]byte) 
 func (natsProducer) Close() error { return nil }
 
 func (st *natsStream) Consumer(_ context.Context, group string) (bench.Consumer, error) {
-	return &natsConsumer{st: st, group: group, iters: map[int]jetstream.MessagesContext{}, last: map[int]jetstream.Msg{}}, nil
+	return &natsConsumer{st: st, group: group, consumers: map[int]jetstream.Consumer{},
+		iters: map[int]jetstream.MessagesContext{}, last: map[int]jetstream.Msg{}}, nil
 }
 
 type natsConsumer struct {
-	st    *natsStream
-	group string
-	iters map[int]jetstream.MessagesContext
-	last  map[int]jetstream.Msg // the last message read, to acknowledge
+	st        *natsStream
+	group     string
+	consumers map[int]jetstream.Consumer
+	iters     map[int]jetstream.MessagesContext // for polls that wait
+	last      map[int]jetstream.Msg             // the last message read, to acknowledge
 }
 
-// natsPrefetch is how many messages a consumer's outstanding pull requests
+// natsPrefetch is how many messages a waiting consumer's outstanding pull requests
 // ask for.
 const natsPrefetch = 4096
 
-func (c *natsConsumer) iter(ctx context.Context, p int) (jetstream.MessagesContext, error) {
-	if it, ok := c.iters[p]; ok {
-		return it, nil
+// consumer returns partition p's consumer, created on first use.
+func (c *natsConsumer) consumer(ctx context.Context, p int) (jetstream.Consumer, error) {
+	if cons, ok := c.consumers[p]; ok {
+		return cons, nil
 	}
 	var cons jetstream.Consumer
 	var err error
@@ -157,44 +160,46 @@ func (c *natsConsumer) iter(ctx context.Context, p int) (jetstream.MessagesConte
 	if err != nil {
 		return nil, err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(natsPrefetch))
-	if err != nil {
-		return nil, err
-	}
-	c.iters[p] = it
-	return it, nil
+	c.consumers[p] = cons
+	return cons, nil
 }
 
-// natsIdle is how long a poll that need not wait waits for a message before
-// it decides there is none.
-const natsIdle = 2 * time.Second
-
+// Poll fetches what is there with one pull request (FetchNoWait) when it
+// need not wait. When it must wait, it takes the next message from Messages,
+// which keeps pull requests outstanding: the fastest way to see a new
+// message.
 func (c *natsConsumer) Poll(ctx context.Context, partition int, max int, wait bool, fn func([]byte)) (int, error) {
-	it, err := c.iter(ctx, partition)
+	cons, err := c.consumer(ctx, partition)
+	if err != nil {
+		return 0, err
+	}
+	if wait {
+		it, ok := c.iters[partition]
+		if !ok {
+			if it, err = cons.Messages(jetstream.PullMaxMessages(natsPrefetch)); err != nil {
+				return 0, err
+			}
+			c.iters[partition] = it
+		}
+		m, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			return 0, err
+		}
+		fn(m.Data())
+		c.last[partition] = m
+		return 1, nil // one is what was waited for; the next may be far off
+	}
+	batch, err := cons.FetchNoWait(max)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	for n < max {
-		opt := jetstream.NextMaxWait(natsIdle)
-		if wait {
-			opt = jetstream.NextContext(ctx)
-		}
-		m, err := it.Next(opt)
-		if errors.Is(err, nats.ErrTimeout) {
-			break
-		}
-		if err != nil {
-			return n, err
-		}
+	for m := range batch.Messages() {
 		fn(m.Data())
 		c.last[partition] = m
 		n++
-		if wait {
-			break // one is what was waited for; the next may be far off
-		}
 	}
-	return n, nil
+	return n, batch.Error()
 }
 
 func (c *natsConsumer) Commit(ctx context.Context, partition int) error {

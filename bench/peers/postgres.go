@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -167,18 +168,9 @@ func (c *pgConsumer) Poll(ctx context.Context, partition int, max int, wait bool
 		if err != nil {
 			return 0, err
 		}
-		n := 0
-		var v []byte
-		for rows.Next() {
-			if err := rows.Scan(&last, &v); err != nil {
-				rows.Close()
-				return n, err
-			}
-			fn(v)
-			n++
-		}
+		n, err := eachRow[[]byte](rows, &last, fn)
 		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := errors.Join(err, rows.Err()); err != nil {
 			return n, err
 		}
 		c.last[partition] = last

@@ -190,17 +190,9 @@ func (c *sqliteConsumer) Poll(ctx context.Context, partition int, max int, wait 
 		if err != nil {
 			return 0, err
 		}
-		n := 0
-		var v sql.RawBytes
-		for rows.Next() {
-			if err := rows.Scan(&last, &v); err != nil {
-				rows.Close()
-				return n, err
-			}
-			fn(v)
-			n++
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		// RawBytes points into the driver's buffer: no copy of each value.
+		n, err := eachRow[sql.RawBytes](rows, &last, fn)
+		if err := errors.Join(err, rows.Err(), rows.Close()); err != nil {
 			return n, err
 		}
 		c.last[partition] = last
