@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -161,4 +162,196 @@ func readFull(f vfs.File, b []byte, off int64) error {
 
 func leUint32(b []byte) uint32 {
 	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
+
+// A journal chain stops at the first record that does not decode. That is
+// normally its end: the bytes after the last record are zeros (the writer
+// zeroes the journal ahead of itself), stale bytes of a recycled extent, or,
+// after a power loss, a torn write of records that were never synced. But it
+// may be damage to a record in the middle, and then the records after it are
+// still there. lookPast finds them.
+
+// sighting is what lookPast found past the record where a chain stopped:
+// records of the same chain, verified by their checksums.
+type sighting struct {
+	first   chainPos // the first record found; first.lsn is its LSN
+	records int      // how many were found
+	claim   uint64   // the highest synced LSN they claim
+	claimBy uint64   // the record that claims it
+}
+
+// tailScan bounds how far past the record where the journal stops lookPast
+// scans for records whose own frame is not known: the records after one
+// whose length is damaged start within its length, and journal records are
+// small (one per commit; a commit to a thousand partitions takes some 40
+// KiB). Every open scans this far past the end of the journal, at a few
+// nanoseconds a byte.
+const tailScan = 256 << 10
+
+// lookPast looks for records of the journal after the record at (at.lsn, at
+// payload offset at.pos) that does not decode. It tries, in order:
+//
+//   - the record right after it, by its length, continuing its stored
+//     checksum (its body is damaged) or the checksum of its bytes (its
+//     checksum field is), or, if its operations hold a Continue (whose
+//     extent's header may be what does not check), the record at the start
+//     of the extent it names;
+//   - every later offset of the rest of the extent (up to tailScan bytes,
+//     and not past the end of the file) where a frame carries a plausible
+//     LSN: the record there, if it continues the stored checksum at at (the
+//     length field is damaged), or the record after it, if that continues
+//     its stored checksum, so that two records vouch for each other.
+//
+// From each record found it follows the chain to its end. It stops once a
+// record found claims at.lsn synced: the chain does not end at at. Stale
+// records of another chain cannot pass: records of a recycled extent carry
+// older LSNs, and those left after a cut torn tail claim no sync as far as
+// the cut (see docs/ARCHITECTURE.md, Recovery).
+func (s *Store) lookPast(at chainPos) (sighting, error) {
+	var found sighting
+	// follow reads the records of the chain from c on, and returns where
+	// it stopped.
+	follow := func(c chainPos) (chainPos, error) {
+		r := newChainReader(s.f, s.extentSize, format.KindJournal, c)
+		for {
+			start := r.at
+			rec, err := r.next()
+			if err != nil {
+				if errors.Is(err, format.ErrChainEnd) || errors.Is(err, format.ErrOpCorrupt) {
+					return start, nil
+				}
+				return start, err
+			}
+			if found.records == 0 {
+				found.first = start
+			}
+			found.records++
+			if rec.SyncedLSN > found.claim {
+				found.claim, found.claimBy = rec.SyncedLSN, rec.LSN
+			}
+		}
+	}
+	payload := s.extentSize - format.ExtentHeaderSize
+	off := s.payloadOffset(at.extent, at.pos)
+	size, err := s.f.Size()
+	if err != nil {
+		return found, err
+	}
+	if size <= off {
+		return found, nil // zeros to the end of the file: nothing after
+	}
+	b := make([]byte, min(int64(payload-at.pos), tailScan, size-off))
+	if err := readFull(s.f, b, off); err != nil {
+		return found, err
+	}
+	if len(b) < format.RecordFrameSize {
+		return found, nil
+	}
+	le := binary.LittleEndian
+	stored := le.Uint32(b[4:])
+	var cands []chainPos
+	minBody := uint32(format.RecordSize(0) - format.RecordFrameSize)
+	if n := le.Uint32(b); n >= minBody && uint64(n) <= uint64(payload-at.pos-format.RecordFrameSize) {
+		var body []byte
+		if end := format.RecordFrameSize + int(n); end <= len(b) {
+			body = b[format.RecordFrameSize:end]
+		} else {
+			body = make([]byte, n)
+			if err := readFull(s.f, body, off+format.RecordFrameSize); err != nil {
+				return found, err
+			}
+		}
+		prevs := []uint32{stored}
+		if sum := format.ChainChecksum(format.ChainChecksum(at.prev, b[:4]), body); sum != stored {
+			prevs = append(prevs, sum)
+		}
+		// The record goes on in place, or, if its operations (whole or
+		// not) hold a Continue, at the start of the extent it names.
+		for _, prev := range prevs {
+			cands = append(cands, chainPos{extent: at.extent, generation: at.generation, pos: at.pos + format.RecordFrameSize + n, prev: prev, lsn: at.lsn + 1})
+			if c, ok, _ := continueOf(body[minBody:]); ok {
+				cands = append(cands, chainPos{extent: c.Extent, generation: c.Generation, prev: prev, lsn: at.lsn + 1})
+			}
+		}
+	}
+	q := 1 // where the free scan starts
+	for _, c := range cands {
+		end, err := follow(c)
+		if err != nil {
+			return found, err
+		}
+		if found.records > 0 {
+			if end.extent != at.extent || end.generation != at.generation {
+				return found, nil // the chain went on in another extent
+			}
+			q = int(end.pos - at.pos)
+			break
+		}
+	}
+	// The free scan. An LSN past at.lsn is at most one per 32 bytes
+	// (the smallest record) of the rest of the extent.
+	span := uint64(payload-at.pos)/uint64(format.RecordSize(0)) + 1
+	lo := at.lsn + 1
+	// The LSN of a frame at q is at q+8, and a record takes 32 bytes.
+	lsns := b[:max(len(b)-(format.RecordSize(0)-format.RecordFrameSize-8), 0)]
+	for ; found.claim < at.lsn; q++ {
+		i := nextIn(lsns, q+format.RecordFrameSize, lo, span)
+		if i < 0 {
+			break
+		}
+		q = i - format.RecordFrameSize
+		lsn := le.Uint64(b[i:])
+		n := le.Uint32(b[q:])
+		pos := at.pos + uint32(q)
+		if n < minBody || uint64(n) > uint64(payload-pos-format.RecordFrameSize) {
+			continue
+		}
+		cands = cands[:0]
+		if lsn == at.lsn+1 {
+			cands = append(cands, chainPos{extent: at.extent, generation: at.generation, pos: pos, prev: stored, lsn: lsn})
+		}
+		cands = append(cands, chainPos{extent: at.extent, generation: at.generation, pos: pos + format.RecordFrameSize + n, prev: le.Uint32(b[q+4:]), lsn: lsn + 1})
+		for _, c := range cands {
+			before := found.records
+			end, err := follow(c)
+			if err != nil {
+				return found, err
+			}
+			if found.records > before {
+				if end.extent != at.extent || end.generation != at.generation {
+					return found, nil // the chain went on in another extent
+				}
+				// Scan on after the records found.
+				q = int(end.pos-at.pos) - 1
+				break
+			}
+		}
+	}
+	return found, nil
+}
+
+// nextIn returns the first offset i from from on where the 8 bytes at i, a
+// little-endian number, lie in [lo, lo+span), or -1. It reads b a word at a
+// time: it runs at every open, over the bytes past the end of the journal.
+func nextIn(b []byte, from int, lo, span uint64) int {
+	le := binary.LittleEndian
+	i := from
+	for ; i+16 <= len(b); i += 8 {
+		w0, w1 := le.Uint64(b[i:]), le.Uint64(b[i+8:])
+		if w0|w1 == 0 && lo != 0 {
+			continue
+		}
+		for j := range 8 {
+			// The word at i+j (w1 << 64 is 0).
+			if (w0>>(8*j)|w1<<(64-8*j))-lo < span {
+				return i + j
+			}
+		}
+	}
+	for ; i+8 <= len(b); i++ {
+		if le.Uint64(b[i:])-lo < span {
+			return i
+		}
+	}
+	return -1
 }

@@ -20,7 +20,9 @@ import (
 // The damage tests build one small spool file, damage copies of its bytes,
 // and open them: Open must fail with an error wrapping a sentinel, or succeed
 // with a state whose every record is one originally written, at its original
-// offset. Reads may fail; nothing may panic or hang.
+// offset, and that holds every commit acknowledged with DurabilitySync
+// (damage may cut only what a power loss could have lost). Reads may fail;
+// nothing may panic or hang.
 
 // damageImage is a spool file as bytes, with what was written to it.
 type damageImage struct {
@@ -33,6 +35,11 @@ type damageImage struct {
 	partitions map[string]int            // topic name → partition count
 	records    map[recordKey]string      // every record value by its offset
 	committed  map[committedKey][]Offset // every offset committed
+	// What was acknowledged with DurabilitySync, which a damaged file must
+	// still hold if it opens: each partition's end, and the index in
+	// committed of each group's last offset.
+	syncedEnd       map[partitionKey2]int64
+	syncedCommitted map[committedKey]int
 }
 
 type recordKey struct {
@@ -90,7 +97,7 @@ func buildDamageImage() (*damageImage, error) {
 		}
 	}()
 	img := &damageImage{partitions: map[string]int{"a": 2, "b": 1}, records: map[recordKey]string{},
-		committed: map[committedKey][]Offset{}}
+		committed: map[committedKey][]Offset{}, syncedEnd: map[partitionKey2]int64{}, syncedCommitted: map[committedKey]int{}}
 	if err := s.CreateTopic(ctx, "a", 2, nil); err != nil {
 		return nil, err
 	}
@@ -144,6 +151,7 @@ func buildDamageImage() (*damageImage, error) {
 		if err != nil {
 			return nil, fmt.Errorf("commit %d: %w", i, err)
 		}
+		synced := txn.Durability != DurabilityNone
 		for k, p := range parts {
 			if res[k].LastOffset-res[k].BaseOffset+1 != int64(len(p.values)) {
 				return nil, fmt.Errorf("commit %d landed at %+v for %d records", i, res[k], len(p.values))
@@ -151,10 +159,16 @@ func buildDamageImage() (*damageImage, error) {
 			for j, v := range p.values {
 				img.records[recordKey{p.topic, p.partition, res[k].BaseOffset + int64(j)}] = v
 			}
+			if synced {
+				img.syncedEnd[partitionKey2{p.topic, p.partition}] = res[k].LastOffset + 1
+			}
 		}
 		for _, o := range txn.Offsets {
 			k := committedKey{o.Group, o.Topic, o.Partition}
 			img.committed[k] = append(img.committed[k], o)
+			if synced {
+				img.syncedCommitted[k] = len(img.committed[k]) - 1
+			}
 		}
 	}
 	if img.open, err = fileBytes(fs, "f"); err != nil {
@@ -359,8 +373,14 @@ func runDamage(img *damageImage, d damage) error {
 	if err != nil {
 		return sentinelErr("open", err)
 	}
+	// An empty file is a new one: nothing of the old is left to lose.
+	acked := d.truncate != 0
 	records := img.records
 	if err := checkStore(s, img, records); err != nil {
+		s.Close()
+		return err
+	}
+	if err := checkSynced(s, img, acked); err != nil {
 		s.Close()
 		return err
 	}
@@ -377,7 +397,39 @@ func runDamage(img *damageImage, d damage) error {
 		return fmt.Errorf("reopening after recovery and a commit: %w", err)
 	}
 	defer s.Close()
-	return checkStore(s, img, records)
+	if err := checkStore(s, img, records); err != nil {
+		return err
+	}
+	return checkSynced(s, img, acked)
+}
+
+// checkSynced checks, if acked, that s holds everything acknowledged with
+// DurabilitySync: the topics, each partition at least to its synced end,
+// and each group's offset, the last synced or a later one. (A batch in it
+// may fail its checksum, which readers see: damage, not loss.)
+func checkSynced(s *Store, img *damageImage, acked bool) error {
+	if !acked {
+		return nil
+	}
+	for k, end := range img.syncedEnd {
+		if _, hwm, err := s.Offsets(k.topic, k.partition); err != nil || hwm < end {
+			return fmt.Errorf("silent loss: %s/%d ends at %d (%v), but records to %d were acknowledged with DurabilitySync", k.topic, k.partition, hwm, err, end)
+		}
+	}
+	for k, i := range img.syncedCommitted {
+		c, ok, err := s.CommittedOffset(k.group, k.topic, k.partition)
+		if err != nil || !ok {
+			return fmt.Errorf("silent loss: group %s has no offset for %s/%d (%v), but %d was acknowledged with DurabilitySync", k.group, k.topic, k.partition, err, img.committed[k][i].Offset)
+		}
+		found := false
+		for _, o := range img.committed[k][i:] {
+			found = found || o.Offset == c.Offset && o.Metadata == c.Metadata
+		}
+		if !found {
+			return fmt.Errorf("silent loss: group %s has offset %d for %s/%d, older than %d, acknowledged with DurabilitySync", k.group, c.Offset, k.topic, k.partition, img.committed[k][i].Offset)
+		}
+	}
+	return nil
 }
 
 func sentinelErr(what string, err error) error {
@@ -540,6 +592,14 @@ func FuzzOpenDamaged(f *testing.F) {
 		f.Add(seed(flags|4, 0))
 		f.Add(seed(flags|4, uint32(len(img.image(flags&1 != 0))-format.MinExtentSize/2)))
 		f.Add(seed(flags|4, format.ExtentsStart+3*format.MinExtentSize+1000, 300, 7000, 90000))
+		// The first, a middle and the last journal record: body, length
+		// and checksum.
+		recs := journalRecords(f, img.image(flags&1 != 0))
+		for _, r := range []journalRec{recs[0], recs[len(recs)/2], recs[len(recs)-1]} {
+			for _, at := range []int64{format.RecordFrameSize + 20, 1, 5} {
+				f.Add(seed(flags|8, 0, uint32(r.off+at)))
+			}
+		}
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if err := tryDamage(img, parseDamage(img, in)); err != nil {

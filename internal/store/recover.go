@@ -16,6 +16,8 @@ type loaded struct {
 	synced  uint64   // the highest synced LSN any record claims
 	cut     bool     // a record at next failed its checks and must be erased
 	journal int64    // journal bytes replayed
+	stop    chainPos // where the journal's chain stopped, if stopErr is set
+	stopErr error
 }
 
 // rebuild reads the checkpoint the meta page names and replays the journal
@@ -31,16 +33,7 @@ func (s *Store) rebuild(limit uint64, check bool) (*loaded, error) {
 			return nil, err
 		}
 	}
-	h, err := s.readExtentHeader(m.JournalExtent)
-	if err != nil || h.Kind != format.KindJournal {
-		return nil, fmt.Errorf("%w: the journal's first extent %d: %v (kind %s)", ErrCorrupt, m.JournalExtent, err, h.Kind)
-	}
-	if err := st.use(m.JournalExtent, format.KindJournal, h.Generation); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
-	}
-	st.journal = []uint32{m.JournalExtent}
 	st.lsn = m.CheckpointLSN
-	at := chainPos{extent: m.JournalExtent, generation: h.Generation, prev: m.JournalSeed, lsn: m.CheckpointLSN + 1}
 
 	// First pass: follow the chain to its end, to learn which records are
 	// known durable.
@@ -50,24 +43,36 @@ func (s *Store) rebuild(limit uint64, check bool) (*loaded, error) {
 		end chainPos
 	}
 	var recs []rec
-	r := newChainReader(s.f, m.ExtentSize, format.KindJournal, at)
 	l := &loaded{}
-	for r.at.lsn <= limit {
-		start := r.at
-		x, err := r.next()
-		if errors.Is(err, format.ErrChainEnd) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+	j, err := s.readJournal(m, limit, func(start, end chainPos, x format.Record) {
 		x.Ops = append([]byte(nil), x.Ops...)
-		recs = append(recs, rec{at: start, r: x, end: r.at})
+		recs = append(recs, rec{at: start, r: x, end: end})
 		l.synced = max(l.synced, x.SyncedLSN)
+	})
+	if err != nil {
+		return nil, err
 	}
-	l.next = at
+	if err := st.use(m.JournalExtent, format.KindJournal, j.start.generation); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	st.journal = []uint32{m.JournalExtent}
+	l.next, l.stop, l.stopErr = j.start, j.stop, j.stopErr
 	keep := len(recs)
+	durable := j.durable
 	if check {
+		// A record that does not decode at or before a record known
+		// durable is damage, not the unfinished end of the journal.
+		durable.raise(s.durableHint(), func() string { return "the shared page says they were synced" })
+		if j.stopErr != nil {
+			var seen sighting
+			if durable, seen, err = s.checkEnd(j.stop, j.stopErr, durable); err != nil {
+				return nil, err
+			}
+			if seen.records > 0 {
+				s.opts.Logger.Warn("spool: the journal ends at a record that does not decode; records after it were never synced and are dropped",
+					"file", s.path, "lsn", j.stop.lsn, "extent", j.stop.extent, "byte", j.stop.pos, "found", seen.records, "from", seen.first.lsn, "reason", j.stopErr)
+			}
+		}
 		// Second pass: check what the records after the last one known
 		// durable point at, and keep the longest prefix in which every
 		// failed check is excused. A check fails where the bytes never
@@ -95,13 +100,13 @@ func (s *Store) rebuild(limit uint64, check bool) (*loaded, error) {
 		var fails []failure
 		for i, x := range recs {
 			if x.r.LSN <= l.synced {
-				continue
+				continue // durable, by the word of a record that follows
 			}
 			s.checkRecord(x.r, func(e uint32, err error) {
 				f := failure{at: i, excused: len(recs), err: err}
-				for _, j := range frees[e] {
-					if j > i {
-						f.excused = j
+				for _, k := range frees[e] {
+					if k > i {
+						f.excused = k
 						break
 					}
 				}
@@ -116,6 +121,11 @@ func (s *Store) rebuild(limit uint64, check bool) (*loaded, error) {
 					keep, reason, changed = f.at, f, true
 				}
 			}
+		}
+		if keep < len(recs) && recs[keep].r.LSN <= durable.lsn {
+			x := recs[keep]
+			return nil, fmt.Errorf("%w: journal record %d (extent %d, byte %d) publishes data that is damaged (%v), and it was synced: %s",
+				ErrCorrupt, x.r.LSN, x.at.extent, x.at.pos, reason.err, durable.source())
 		}
 		if keep < len(recs) {
 			s.opts.Logger.Warn("spool: recovery cuts the journal at a commit that did not reach the disk whole",
@@ -136,6 +146,103 @@ func (s *Store) rebuild(limit uint64, check bool) (*loaded, error) {
 	}
 	l.st = st
 	return l, nil
+}
+
+// knownDurable is the highest journal LSN known to have been synced, and
+// what says so.
+type knownDurable struct {
+	lsn uint64
+	why string
+}
+
+// raise raises the LSN to lsn, if that is higher, with why() as the reason.
+func (d *knownDurable) raise(lsn uint64, why func() string) {
+	if lsn > d.lsn {
+		d.lsn, d.why = lsn, why()
+	}
+}
+
+func (d knownDurable) source() string {
+	return fmt.Sprintf("the journal must hold every record up to %d (%s)", d.lsn, d.why)
+}
+
+// durableHint is the synced LSN of the shared page, if it was initialised
+// and is no higher than its written LSN. It is a hint, but a true one: a
+// process raises it only after a sync, and the process that recovers a file
+// lowers it to what it kept, so the journal holds every record up to it
+// unless it is damaged.
+func (s *Store) durableHint() uint64 {
+	if s.pg.b == nil || s.pg.load(wordMagic) != sharedMagic {
+		return 0
+	}
+	if synced := s.pg.load(wordSynced); synced <= s.pg.load(wordWritten) {
+		return synced
+	}
+	return 0
+}
+
+// journalRead is what readJournal found: where the journal starts and where
+// its chain stops, and the highest LSN its records claim synced.
+type journalRead struct {
+	start   chainPos
+	stop    chainPos // the record that does not decode, if stopErr is set
+	stopErr error
+	durable knownDurable
+}
+
+// readJournal follows the journal the meta page m names, from its first
+// extent to the end of its chain or record limit, and calls each for every
+// record (start and end are where it lies; the record's Ops alias a buffer
+// reused by the next record).
+func (s *Store) readJournal(m format.Meta, limit uint64, each func(start, end chainPos, r format.Record)) (journalRead, error) {
+	var j journalRead
+	h, err := s.readExtentHeader(m.JournalExtent)
+	if err != nil || h.Kind != format.KindJournal {
+		return j, fmt.Errorf("%w: the journal's first extent %d: %v (kind %s)", ErrCorrupt, m.JournalExtent, err, h.Kind)
+	}
+	j.start = chainPos{extent: m.JournalExtent, generation: h.Generation, prev: m.JournalSeed, lsn: m.CheckpointLSN + 1}
+	j.durable = knownDurable{lsn: m.CheckpointLSN, why: "the meta page's checkpoint holds them"}
+	r := newChainReader(s.f, m.ExtentSize, format.KindJournal, j.start)
+	for r.at.lsn <= limit {
+		start := r.at
+		x, err := r.next()
+		if errors.Is(err, format.ErrChainEnd) {
+			j.stop, j.stopErr = start, err
+			break
+		}
+		if err != nil {
+			return j, err
+		}
+		j.durable.raise(x.SyncedLSN, func() string { return fmt.Sprintf("record %d says they were synced", x.LSN) })
+		each(start, r.at, x)
+	}
+	return j, nil
+}
+
+// checkEnd decides whether the journal may end at record stop.lsn, whose
+// bytes at stop do not decode (why): it may, as the end of what was written
+// or the torn write of records never synced, unless the record was synced,
+// which durable or a record found after it (see lookPast) says: then it
+// returns an error wrapping ErrCorrupt that names the record. It returns
+// durable raised by what the records found after it claim, and them.
+func (s *Store) checkEnd(stop chainPos, why error, durable knownDurable) (knownDurable, sighting, error) {
+	var seen sighting
+	if durable.lsn < stop.lsn {
+		var err error
+		if seen, err = s.lookPast(stop); err != nil {
+			return durable, seen, err
+		}
+		if seen.records > 0 {
+			durable.raise(seen.claim, func() string {
+				return fmt.Sprintf("record %d, found after it (from record %d at extent %d byte %d on), says they were synced", seen.claimBy, seen.first.lsn, seen.first.extent, seen.first.pos)
+			})
+		}
+	}
+	if durable.lsn < stop.lsn {
+		return durable, seen, nil
+	}
+	return durable, seen, fmt.Errorf("%w: journal record %d (extent %d, byte %d, file offset %d) is damaged (%v), and it is not the unfinished end of the journal: %s",
+		ErrCorrupt, stop.lsn, stop.extent, stop.pos, s.payloadOffset(stop.extent, stop.pos), why, durable.source())
 }
 
 // applyRecord applies every operation of a journal record.
@@ -234,8 +341,10 @@ func checkpointSeed(fileID [16]byte, lsn uint64) uint32 {
 }
 
 // loadCheckpoint applies the checkpoint the meta page names to st.
-func (s *Store) loadCheckpoint(st *state) error {
-	m := s.meta
+func (s *Store) loadCheckpoint(st *state) error { return s.loadCheckpointOf(st, s.meta) }
+
+// loadCheckpointOf applies the checkpoint meta page m names to st.
+func (s *Store) loadCheckpointOf(st *state, m format.Meta) error {
 	h, err := s.readExtentHeader(m.CheckpointExtent)
 	if err != nil || h.Kind != format.KindCheckpoint || h.Base != int64(m.CheckpointLSN) {
 		return fmt.Errorf("%w: checkpoint extent %d: %v", ErrCorrupt, m.CheckpointExtent, err)
@@ -316,14 +425,31 @@ func (s *Store) recover() error {
 }
 
 // load rebuilds the state up to record limit, trusting the process that
-// recovered the file.
+// recovered the file. Records up to limit (unless it is math.MaxUint64) were
+// published, so the journal holds them: if its chain stops short, under a
+// meta page that did not change meanwhile (a checkpoint moves the journal and
+// lets its old extents be reused; then it starts over), the file is damaged.
 func (s *Store) load(limit uint64, check bool) error {
-	l, err := s.rebuild(limit, check)
-	if err != nil {
-		return err
+	for try := 0; ; try++ {
+		l, err := s.rebuild(limit, check)
+		if err != nil {
+			return err
+		}
+		if limit == math.MaxUint64 || l.st.lsn >= limit || l.stopErr == nil {
+			s.install(l)
+			return nil
+		}
+		m, err := s.currentMeta()
+		if err != nil {
+			return err
+		}
+		if m.Sequence != s.meta.Sequence && try < 3 {
+			s.meta = m
+			continue
+		}
+		return fmt.Errorf("%w: journal record %d (extent %d, byte %d, file offset %d) is damaged (%v): records up to %d were published",
+			ErrCorrupt, l.stop.lsn, l.stop.extent, l.stop.pos, s.payloadOffset(l.stop.extent, l.stop.pos), l.stopErr, limit)
 	}
-	s.install(l)
-	return nil
 }
 
 // install makes a rebuilt state current, every partition's high watermark its

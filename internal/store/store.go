@@ -231,25 +231,34 @@ func (s *Store) unfinished(size int64) bool {
 // readMeta reads both meta pages and keeps the valid one with the higher
 // sequence.
 func (s *Store) readMeta() error {
+	m, err := s.currentMeta()
+	if err == nil {
+		s.meta = m
+	}
+	return err
+}
+
+// currentMeta reads both meta pages and returns the valid one with the
+// higher sequence.
+func (s *Store) currentMeta() (format.Meta, error) {
 	buf := make([]byte, 2*format.PageSize)
 	if err := readFull(s.f, buf, 0); err != nil {
-		return err
+		return format.Meta{}, err
 	}
 	a, errA := format.DecodeMeta(buf[:format.MetaSize])
 	b, errB := format.DecodeMeta(buf[format.PageSize : format.PageSize+format.MetaSize])
 	switch {
 	case errA == nil && (errB != nil || a.Sequence >= b.Sequence):
-		s.meta = a
+		return a, nil
 	case errB == nil:
-		s.meta = b
+		return b, nil
 	case errors.Is(errA, format.ErrNotSpool) && errors.Is(errB, format.ErrNotSpool):
-		return format.ErrNotSpool
+		return format.Meta{}, format.ErrNotSpool
 	case errors.Is(errA, format.ErrVersion) || errors.Is(errB, format.ErrVersion):
-		return errors.Join(errA, errB)
+		return format.Meta{}, errors.Join(errA, errB)
 	default:
-		return fmt.Errorf("%w: both meta pages are damaged: %v; %v", ErrCorrupt, errA, errB)
+		return format.Meta{}, fmt.Errorf("%w: both meta pages are damaged: %v; %v", ErrCorrupt, errA, errB)
 	}
-	return nil
 }
 
 // writeExtent writes the header of extent e. With zero (for the journal), it
