@@ -51,8 +51,7 @@ func (p *Producer) collect(now time.Time) ([]*batch, time.Duration) {
 	for _, part := range p.active {
 		if part.open != nil && len(part.ready) == 0 && len(batches) < maxCommitPartitions {
 			if due := p.due(part.open, now); due > 0 {
-				wait = min(wait, due)
-				if wait == 0 {
+				if wait == 0 || due < wait {
 					wait = due
 				}
 			} else {
