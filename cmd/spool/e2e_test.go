@@ -142,10 +142,20 @@ func TestBinaryProduceConsumeTwoGroups(t *testing.T) {
 	if err := json.Unmarshal([]byte(ok(t, "", "-f", f, "stats", "--format", "json")), &stats); err != nil {
 		t.Fatal(err)
 	}
+	data := 0
 	for _, p := range stats.Topics[0].Partitions {
 		if p.Records != perPartition[p.Partition] {
 			t.Errorf("partition %d has %d records, murmur2 gives it %d", p.Partition, p.Records, perPartition[p.Partition])
 		}
+		data += p.Extents
+	}
+	// The extents by kind add up, and the data extents are the partitions'.
+	c := stats.Extents
+	if c.Data != data || c.Journal == 0 || c.Data+c.Journal+c.Checkpoint+c.Free+c.PendingFree != c.Total {
+		t.Errorf("extents %+v; the partitions hold %d", c, data)
+	}
+	if text := ok(t, "", "-f", f, "stats"); !strings.Contains(text, fmt.Sprintf(" %d: %d data, %d journal, ", c.Total, c.Data, c.Journal)) {
+		t.Errorf("stats printed:\n%s", text)
 	}
 
 	out := ok(t, "", "-f", f, "consume", "t", "--group", "a", "--count", "10", "--format", "{{.Key}} {{.Header \"source\"}}")

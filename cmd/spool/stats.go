@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/spooldb/spool/internal/format"
 	"github.com/spooldb/spool/internal/store"
 )
 
@@ -19,12 +18,10 @@ func newStats(g *globals) *cobra.Command {
 		Short: "Show the file's size on disk, its extents, and each partition's share",
 		Long: `Show the file's size (its length and the disk space allocated to it, which is
 less where parts were never written), its extent size and how many extents it
-has, how many hold records, and for each topic and partition: extents, bytes of
-record batches, log start and log end offsets, and records (log end minus log
-start).
-
-The store does not yet say which of the other extents hold the journal or a
-checkpoint and which are free, so stats counts them together.
+has by what they hold: records (data), the journal, the last checkpoint, free,
+and freed by a commit not yet on disk (reused once it is). Then for each topic
+and partition: extents, bytes of record batches, log start and log end
+offsets, and records (log end minus log start).
 
 --format json prints one object with the same figures.`,
 		Example: `  spool -f events.spool stats
@@ -57,12 +54,14 @@ type statsReport struct {
 	Topics     []topicStats `json:"topics"`
 }
 
+// extentCounts are store.ExtentCounts; Data to PendingFree add up to Total.
 type extentCounts struct {
-	Total int `json:"total"`
-	Data  int `json:"data"`
-	// Other are journal, checkpoint and free extents, which the store does
-	// not yet count apart.
-	Other int `json:"journal_checkpoint_or_free"`
+	Total       int `json:"total"`
+	Data        int `json:"data"`
+	Journal     int `json:"journal"`
+	Checkpoint  int `json:"checkpoint"`
+	Free        int `json:"free"`
+	PendingFree int `json:"pending_free"`
 }
 
 type topicStats struct {
@@ -81,58 +80,24 @@ type partitionStats struct {
 
 func fileStats(s *store.Store, path string) (statsReport, error) {
 	r := statsReport{File: path}
-	fi, err := os.Stat(path)
+	st, err := s.Stats()
 	if err != nil {
 		return r, err
 	}
-	r.Size, r.OnDisk = fi.Size(), diskUsage(path, fi)
-	if r.ExtentSize, err = readExtentSize(path); err != nil {
-		return r, err
+	r.Size, r.OnDisk, r.ExtentSize = st.Size, st.Size, st.ExtentSize
+	if fi, err := os.Stat(path); err == nil {
+		r.OnDisk = diskUsage(path, fi)
 	}
-	if r.Size > format.ExtentsStart {
-		// The last extent may still be short: space is allocated ahead of
-		// the writer a megabyte at a time.
-		r.Extents.Total = int((r.Size - format.ExtentsStart + int64(r.ExtentSize) - 1) / int64(r.ExtentSize))
-	}
-	topics, err := s.Topics()
-	if err != nil {
-		return r, err
-	}
-	for _, t := range topics {
-		ts := topicStats{Topic: t.Name}
+	r.Extents = extentCounts(st.Extents)
+	for _, t := range st.Topics {
+		ts := topicStats{Topic: t.Topic}
 		for _, p := range t.Partitions {
 			ts.Partitions = append(ts.Partitions, partitionStats{Partition: p.Partition, Extents: p.Extents, Bytes: p.Bytes,
-				LogStart: p.LogStartOffset, LogEnd: p.HighWatermark, Records: p.HighWatermark - p.LogStartOffset})
-			r.Extents.Data += p.Extents
+				LogStart: p.LogStart, LogEnd: p.LogEnd, Records: p.LogEnd - p.LogStart})
 		}
 		r.Topics = append(r.Topics, ts)
 	}
-	r.Extents.Other = max(r.Extents.Total-r.Extents.Data, 0)
 	return r, nil
-}
-
-// readExtentSize reads the extent size from the file's meta pages; the store
-// does not expose it. Both pages name the same size, so either valid one will
-// do.
-func readExtentSize(path string) (uint32, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	pages := make([]byte, 2*format.PageSize)
-	if _, err := io.ReadFull(f, pages); err != nil {
-		return 0, fmt.Errorf("reading the meta pages: %w", err)
-	}
-	m, errA := format.DecodeMeta(pages[:format.MetaSize])
-	if errA == nil {
-		return m.ExtentSize, nil
-	}
-	m, errB := format.DecodeMeta(pages[format.PageSize : format.PageSize+format.MetaSize])
-	if errB != nil {
-		return 0, fmt.Errorf("reading the meta pages: %w", errB)
-	}
-	return m.ExtentSize, nil
 }
 
 func (r statsReport) print(out io.Writer) error {
@@ -140,7 +105,9 @@ func (r statsReport) print(out io.Writer) error {
 	fmt.Fprintf(w, "file\t%s\n", r.File)
 	fmt.Fprintf(w, "size\t%s (%d bytes), on disk %s (%d bytes)\n", humanBytes(r.Size), r.Size, humanBytes(r.OnDisk), r.OnDisk)
 	fmt.Fprintf(w, "extent size\t%s\n", humanBytes(int64(r.ExtentSize)))
-	fmt.Fprintf(w, "extents\t%d: %d data, %d other (journal, checkpoint or free)\n", r.Extents.Total, r.Extents.Data, r.Extents.Other)
+	c := r.Extents
+	fmt.Fprintf(w, "extents\t%d: %d data, %d journal, %d checkpoint, %d free, %d pending free\n",
+		c.Total, c.Data, c.Journal, c.Checkpoint, c.Free, c.PendingFree)
 	if err := w.Flush(); err != nil {
 		return err
 	}
