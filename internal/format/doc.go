@@ -34,6 +34,14 @@ const ExtentsStart = 4 * PageSize
 // SharedPageOffset is the file offset of the shared page.
 const SharedPageOffset = 2 * PageSize
 
+// MemberPageOffset is the file offset of the member page, where each group
+// member's slot holds its last heartbeat.
+const MemberPageOffset = 3 * PageSize
+
+// MemberSlots is how many group members a file can have at once: one 8-byte
+// heartbeat word each in the member page.
+const MemberSlots = PageSize / 8
+
 // Extent sizes a file may be created with.
 const (
 	MinExtentSize     = 64 << 10

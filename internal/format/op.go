@@ -31,6 +31,12 @@ const (
 	OpProducerInit   OpType = 13
 	OpProducerBatch  OpType = 14
 	OpProducerExpire OpType = 15
+	// Consumer-group membership (op_group.go).
+	OpMemberJoin     OpType = 16
+	OpMemberLeave    OpType = 17
+	OpGroupAssign    OpType = 18
+	OpPartitionOwner OpType = 19
+	OpOffsetAcks     OpType = 20
 )
 
 // Op is one change of state inside a journal record or a checkpoint.
@@ -367,6 +373,17 @@ func decodeOp(t OpType, d *opDecoder) Op {
 			FirstOffset: d.varint("first offset"), LastOffset: d.varint("last offset"), Time: d.varint("time")}
 	case OpProducerExpire:
 		return ProducerExpire{Until: d.varint("until")}
+	case OpMemberJoin:
+		return decodeMemberJoin(d)
+	case OpMemberLeave:
+		return MemberLeave{Group: d.str("group"), Member: d.str("member"), Reason: LeaveReason(d.byte1("leave reason"))}
+	case OpGroupAssign:
+		return decodeGroupAssign(d)
+	case OpPartitionOwner:
+		return PartitionOwner{Group: d.str("group"), Topic: d.u32("topic id"), Partition: d.u32("partition"),
+			Member: d.str("member"), Generation: d.i32("generation")}
+	case OpOffsetAcks:
+		return decodeOffsetAcks(d)
 	}
 	return nil
 }

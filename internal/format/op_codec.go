@@ -104,13 +104,23 @@ func (d *opDecoder) str(what string) string {
 	return s
 }
 
-func (d *opDecoder) u32s(what string) []uint32 {
+// count reads the number of elements of a list whose every element takes at
+// least minBytes bytes, refusing a count the remaining bytes cannot hold.
+func (d *opDecoder) count(what string, minBytes int) int {
 	n := d.uvarint(what)
 	if d.err != nil {
-		return nil
+		return 0
 	}
-	if n > uint64(len(d.b)) { // every element takes at least one byte
+	if n > uint64(len(d.b)/minBytes) {
 		d.fail(what)
+		return 0
+	}
+	return int(n)
+}
+
+func (d *opDecoder) u32s(what string) []uint32 {
+	n := d.count(what, 1)
+	if d.err != nil {
 		return nil
 	}
 	v := make([]uint32, n)
@@ -121,12 +131,8 @@ func (d *opDecoder) u32s(what string) []uint32 {
 }
 
 func (d *opDecoder) config() []ConfigEntry {
-	n := d.uvarint("config count")
+	n := d.count("config count", 2)
 	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b))/2 { // every entry takes at least two bytes
-		d.fail("config count")
 		return nil
 	}
 	c := make([]ConfigEntry, n)

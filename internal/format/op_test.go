@@ -44,7 +44,7 @@ func genExtents(t *rapid.T) []uint32 {
 }
 
 // lastOpType is the highest operation type defined.
-const lastOpType = OpProducerExpire
+const lastOpType = OpOffsetAcks
 
 // genOp draws an operation of any type with any field values.
 func genOp(t *rapid.T) Op {
@@ -93,8 +93,39 @@ func genOp(t *rapid.T) Op {
 			FirstSeq: rapid.Int32().Draw(t, "first seq"), LastSeq: rapid.Int32().Draw(t, "last seq"),
 			FirstOffset: rapid.Int64().Draw(t, "first offset"), LastOffset: rapid.Int64().Draw(t, "last offset"),
 			Time: rapid.Int64().Draw(t, "time")}
-	default:
+	case OpProducerExpire:
 		return ProducerExpire{Until: rapid.Int64().Draw(t, "until")}
+	case OpMemberJoin:
+		return MemberJoin{Group: genOpString(t, "group"), Member: genOpString(t, "member"), Instance: genOpString(t, "instance"),
+			Slot: rapid.Uint32().Draw(t, "slot"), Assignor: genOpString(t, "assignor"),
+			Topics:         rapid.SliceOfN(rapid.StringN(0, 20, -1), 0, 5).Draw(t, "topics"),
+			SessionTimeout: rapid.Int64().Draw(t, "session"), RebalanceTimeout: rapid.Int64().Draw(t, "rebalance"),
+			Time: rapid.Int64().Draw(t, "time")}
+	case OpMemberLeave:
+		return MemberLeave{Group: genOpString(t, "group"), Member: genOpString(t, "member"),
+			Reason: LeaveReason(rapid.Byte().Draw(t, "reason"))}
+	case OpGroupAssign:
+		o := GroupAssign{Group: genOpString(t, "group"), Generation: rapid.Int32().Draw(t, "generation"),
+			Assignor: genOpString(t, "assignor")}
+		for range rapid.IntRange(0, 4).Draw(t, "members") {
+			m := MemberTarget{Member: genOpString(t, "member")}
+			for range rapid.IntRange(0, 3).Draw(t, "topics") {
+				m.Partitions = append(m.Partitions, TopicPartitions{Topic: rapid.Uint32().Draw(t, "topic"), Partitions: genExtents(t)})
+			}
+			o.Targets = append(o.Targets, m)
+		}
+		return o
+	case OpPartitionOwner:
+		return PartitionOwner{Group: genOpString(t, "group"), Topic: rapid.Uint32().Draw(t, "topic"),
+			Partition: rapid.Uint32().Draw(t, "partition"), Member: genOpString(t, "member"),
+			Generation: rapid.Int32().Draw(t, "generation")}
+	default:
+		o := OffsetAcks{Group: genOpString(t, "group"), Topic: rapid.Uint32().Draw(t, "topic"),
+			Partition: rapid.Uint32().Draw(t, "partition")}
+		for range rapid.IntRange(0, 6).Draw(t, "ranges") {
+			o.Ranges = append(o.Ranges, OffsetRange{Start: rapid.Int64().Draw(t, "start"), End: rapid.Int64().Draw(t, "end")})
+		}
+		return o
 	}
 }
 
@@ -115,6 +146,20 @@ func normOp(op Op) Op {
 	case Checkpoint:
 		if len(o.Extents) == 0 {
 			o.Extents = nil
+		}
+		return o
+	case MemberJoin:
+		if len(o.Topics) == 0 {
+			o.Topics = nil
+		}
+		return o
+	case GroupAssign:
+		for i := range o.Targets {
+			for j := range o.Targets[i].Partitions {
+				if len(o.Targets[i].Partitions[j].Partitions) == 0 {
+					o.Targets[i].Partitions[j].Partitions = nil
+				}
+			}
 		}
 		return o
 	}
@@ -157,6 +202,18 @@ func sampleOps() []Op {
 		ProducerBatch{Topic: 1<<32 - 1, Partition: 1<<32 - 1, ProducerID: -1 << 63, Epoch: 1<<15 - 1, FirstSeq: 1<<31 - 1, LastSeq: 0,
 			FirstOffset: -1 << 63, LastOffset: 1<<63 - 1, Time: -1},
 		ProducerExpire{Until: 1700000000000000000},
+		MemberJoin{Group: "g", Member: "m-1", Instance: "web-1", Slot: 3, Assignor: "cooperative-sticky",
+			Topics: []string{"orders", "payments"}, SessionTimeout: 10000, RebalanceTimeout: 30000, Time: 1},
+		MemberJoin{Group: long, Member: long, Slot: 511},
+		MemberLeave{Group: "g", Member: "m-1", Reason: LeaveDied},
+		GroupAssign{Group: "g", Generation: 7, Assignor: "range", Targets: []MemberTarget{
+			{Member: "m-1", Partitions: []TopicPartitions{{Topic: 1, Partitions: []uint32{0, 2}}, {Topic: 2, Partitions: []uint32{1}}}},
+			{Member: "m-2"}}},
+		GroupAssign{Group: "g", Generation: -1},
+		PartitionOwner{Group: "g", Topic: 1, Partition: 2, Member: "m-1", Generation: 7},
+		PartitionOwner{Group: "g", Topic: 1, Partition: 2},
+		OffsetAcks{Group: "g", Topic: 1, Partition: 0, Ranges: []OffsetRange{{101, 103}, {200, 1000}}},
+		OffsetAcks{Group: "g", Topic: 1, Partition: 0, Ranges: []OffsetRange{{-1 << 63, 1<<63 - 1}}},
 	}
 }
 
@@ -220,7 +277,8 @@ func TestOpSamples(t *testing.T) {
 func TestOpTypes(t *testing.T) {
 	want := map[string]byte{"TopicCreate": 1, "TopicConfig": 2, "TopicDelete": 3, "ExtentAlloc": 4, "ExtentFree": 5,
 		"Continue": 6, "Append": 7, "LogStart": 8, "OffsetCommit": 9, "GroupDelete": 10, "Checkpoint": 11, "Counters": 12,
-		"ProducerInit": 13, "ProducerBatch": 14, "ProducerExpire": 15}
+		"ProducerInit": 13, "ProducerBatch": 14, "ProducerExpire": 15,
+		"MemberJoin": 16, "MemberLeave": 17, "GroupAssign": 18, "PartitionOwner": 19, "OffsetAcks": 20}
 	seen := map[string]bool{}
 	for _, op := range sampleOps() {
 		name := strings.TrimPrefix(fmt.Sprintf("%T", op), "format.")

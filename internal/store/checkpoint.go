@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -140,15 +139,7 @@ func (s *Store) snapshotOps() []byte {
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(st.groups)) {
-		g := st.groups[name]
-		keys := slices.SortedFunc(maps.Keys(g.offsets), func(a, b partitionKey) int {
-			return cmp.Or(cmp.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition))
-		})
-		for _, k := range keys {
-			c := g.offsets[k]
-			b = format.AppendOp(b, format.OffsetCommit{Group: name, Topic: k.topic, Partition: k.partition, Offset: c.offset,
-				LeaderEpoch: c.leaderEpoch, Metadata: c.metadata, Time: c.time})
-		}
+		b = appendGroup(b, name, st.groups[name])
 	}
 	if st.nextProducerID > 0 {
 		b = format.AppendOp(b, format.ProducerInit{ProducerID: st.nextProducerID - 1})

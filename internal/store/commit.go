@@ -38,7 +38,18 @@ type Offset struct {
 	Offset      int64
 	LeaderEpoch int32
 	Metadata    string
+	// Acked are offsets above Offset acknowledged already, ascending and
+	// disjoint: a consumer that resumes at Offset skips them.
+	Acked []OffsetRange
+	// Member, when set, makes the commit that of a group member: it fails
+	// with ErrUnknownMember unless the member is in the group, and with
+	// ErrNotOwner unless it owns the partition. Without it, the commit fails
+	// with ErrGroupNotEmpty while the group has a live member.
+	Member string
 }
+
+// OffsetRange is the offsets [Start, End).
+type OffsetRange = format.OffsetRange
 
 // Txn is an atomic commit: its appends and offsets are all visible, after a
 // crash all present, or none are.
@@ -115,18 +126,11 @@ func (s *Store) txnRequest(txn *Txn) (*request, []AppendResult, error) {
 		// Each batch may need its own extent in the worst case.
 		estimate += (n+1)*2*opSizeLimit + idempotent*producerOpLimit
 	}
-	for _, o := range txn.Offsets {
-		if err := ValidGroup(o.Group); err != nil {
-			return nil, nil, err
-		}
-		if len(o.Metadata) > maxMetadata {
-			return nil, nil, fmt.Errorf("%w: offset metadata of %d bytes, the limit is %d", ErrInvalidConfig, len(o.Metadata), maxMetadata)
-		}
-		if o.Offset < 0 {
-			return nil, nil, fmt.Errorf("%w: committed offset %d for %s/%d is negative", ErrOffsetOutOfRange, o.Offset, o.Topic, o.Partition)
-		}
-		estimate += opSizeLimit + len(o.Group) + len(o.Metadata)
+	n, err := checkOffsets(txn.Offsets)
+	if err != nil {
+		return nil, nil, err
 	}
+	estimate += n
 	results := make([]AppendResult, len(txn.Appends))
 	r := &request{estimate: estimate, durability: txn.Durability, plan: func(w *batchWriter) error {
 		return w.planTxn(txn, results)
@@ -189,16 +193,11 @@ func (w *batchWriter) planTxn(txn *Txn, results []AppendResult) error {
 		}
 		parts[i] = p
 	}
-	offsets := make([]format.OffsetCommit, len(txn.Offsets))
-	now := w.s.opts.Now()
-	for i, o := range txn.Offsets {
-		p, err := w.s.lookup(o.Topic, o.Partition)
-		if err != nil {
-			return err
-		}
-		offsets[i] = format.OffsetCommit{Group: o.Group, Topic: p.topic.id, Partition: p.index, Offset: o.Offset,
-			LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata, Time: now.UnixNano()}
+	offsets, err := w.planOffsets(txn.Offsets)
+	if err != nil {
+		return err
 	}
+	now := w.s.opts.Now()
 	var plans [][]batchPlan
 	if idempotent {
 		var err error

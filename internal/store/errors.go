@@ -68,3 +68,27 @@ var ErrOutOfOrderSequence = errors.New("spool: out of order sequence number")
 // INVALID_PRODUCER_EPOCH (PRODUCER_FENCED before Kafka 2.7). Nothing of the
 // commit was written.
 var ErrProducerFenced = errors.New("spool: producer fenced by a newer epoch")
+
+// ErrUnknownMember is returned for a group change or an offset commit made
+// on behalf of a member the group does not have: it left, or was removed
+// (its process died, it missed its session timeout). Kafka's
+// UNKNOWN_MEMBER_ID. Nothing of the commit was written.
+var ErrUnknownMember = errors.New("spool: unknown group member")
+
+// ErrNotOwner is returned for an offset commit a member makes for a
+// partition it does not own: the partition was handed to another member.
+// Nothing of the commit was written.
+var ErrNotOwner = errors.New("spool: member does not own the partition")
+
+// ErrGroupNotEmpty is returned for a change that needs a group without live
+// members (deleting it, committing offsets for it from outside, resetting
+// them) while it has some. Kafka's NON_EMPTY_GROUP.
+var ErrGroupNotEmpty = errors.New("spool: group has live members")
+
+// ErrTooManyMembers is returned when every member slot of the file is taken.
+var ErrTooManyMembers = errors.New("spool: no free member slot")
+
+// ErrInconsistentAssignor is returned when a member joins a group with an
+// assignor other than the one its members use. Kafka's
+// INCONSISTENT_GROUP_PROTOCOL.
+var ErrInconsistentAssignor = errors.New("spool: member's assignor differs from the group's")

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -17,6 +18,8 @@ type Committed struct {
 	LeaderEpoch int32
 	Metadata    string
 	Time        int64 // Unix nanoseconds of the commit
+	// Acked are offsets above Offset acknowledged already.
+	Acked []OffsetRange
 }
 
 // Groups lists the consumer groups that have committed offsets, sorted.
@@ -50,7 +53,7 @@ func (s *Store) GroupOffsets(group string) ([]Committed, error) {
 	for k, c := range g.offsets {
 		t := s.st.topics[k.topic]
 		out = append(out, Committed{Topic: t.name, Partition: int32(k.partition), Offset: c.offset,
-			LeaderEpoch: c.leaderEpoch, Metadata: c.metadata, Time: c.time})
+			LeaderEpoch: c.leaderEpoch, Metadata: c.metadata, Time: c.time, Acked: slices.Clone(c.acked)})
 	}
 	slices.SortFunc(out, func(a, b Committed) int {
 		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
@@ -79,17 +82,28 @@ func (s *Store) CommittedOffset(group, topic string, partition int32) (Committed
 	}
 	c, ok := g.offsets[partitionKey{p.topic.id, p.index}]
 	return Committed{Topic: topic, Partition: partition, Offset: c.offset, LeaderEpoch: c.leaderEpoch,
-		Metadata: c.metadata, Time: c.time}, ok, nil
+		Metadata: c.metadata, Time: c.time, Acked: slices.Clone(c.acked)}, ok, nil
 }
 
-// DeleteGroup deletes a group and its committed offsets.
+// DeleteGroup deletes a group and its committed offsets. It fails with
+// ErrGroupNotEmpty while the group has a live member; members whose
+// processes died leave with it.
 func (s *Store) DeleteGroup(ctx context.Context, group string) error {
 	if err := ValidGroup(group); err != nil {
 		return err
 	}
-	return s.submit(ctx, &request{estimate: opSizeLimit + len(group), plan: func(w *batchWriter) error {
-		if w.s.st.groups[group] == nil {
+	return s.submit(ctx, &request{estimate: s.maxRecordOps(), plan: func(w *batchWriter) error {
+		g := w.s.st.groups[group]
+		if g == nil {
 			return fmt.Errorf("%w: no group %q", ErrInvalidGroup, group)
+		}
+		if err := w.s.checkNoLiveMember(group); err != nil {
+			return err
+		}
+		for _, id := range slices.Sorted(maps.Keys(g.members)) {
+			if err := w.emit(format.MemberLeave{Group: group, Member: id, Reason: LeaveDied}); err != nil {
+				return err
+			}
 		}
 		return w.emit(format.GroupDelete{Group: group})
 	}})

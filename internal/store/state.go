@@ -24,8 +24,9 @@ type state struct {
 	topics  map[uint32]*topic
 	byName  map[string]*topic
 	groups  map[string]*group
-	journal []uint32 // journal extents since the last checkpoint, in chain order
-	ckpt    []uint32 // extents of the last checkpoint
+	slots   map[uint32]*member // the members of every group, by slot
+	journal []uint32           // journal extents since the last checkpoint, in chain order
+	ckpt    []uint32           // extents of the last checkpoint
 
 	lsn uint64 // last record applied
 }
@@ -94,8 +95,19 @@ type indexEntry struct {
 	pos    uint32
 }
 
+// group is a consumer group: its committed offsets and, while it has
+// members, its membership (see group_state.go).
 type group struct {
 	offsets map[partitionKey]committed
+	members map[string]*member // by member id
+	// assignor and generation are those of the last GroupAssign.
+	assignor   string
+	generation int32
+	target     map[partitionKey]string // the member the generation gives each partition
+	owners     map[partitionKey]owner
+	joins      uint64 // members ever joined, for their order
+	// version is the LSN of the last change of membership, target or owners.
+	version uint64
 }
 
 type partitionKey struct {
@@ -108,6 +120,7 @@ type committed struct {
 	leaderEpoch int32
 	metadata    string
 	time        int64
+	acked       []format.OffsetRange // acknowledged above offset
 }
 
 func newState(extentSize uint32) *state {
@@ -117,6 +130,7 @@ func newState(extentSize uint32) *state {
 		topics:         map[uint32]*topic{},
 		byName:         map[string]*topic{},
 		groups:         map[string]*group{},
+		slots:          map[uint32]*member{},
 	}
 }
 
@@ -211,11 +225,7 @@ func (s *state) apply(op format.Op, lsn uint64) error {
 		delete(s.topics, o.ID)
 		delete(s.byName, t.name)
 		for _, g := range s.groups {
-			for k := range g.offsets {
-				if k.topic == o.ID {
-					delete(g.offsets, k)
-				}
-			}
+			g.dropTopic(o.ID, lsn)
 		}
 	case format.ExtentAlloc:
 		p, err := s.partition(o.Topic, o.Partition)
@@ -255,14 +265,22 @@ func (s *state) apply(op format.Op, lsn uint64) error {
 		if _, err := s.partition(o.Topic, o.Partition); err != nil {
 			return err
 		}
-		g := s.groups[o.Group]
-		if g == nil {
-			g = &group{offsets: map[partitionKey]committed{}}
-			s.groups[o.Group] = g
-		}
-		g.offsets[partitionKey{o.Topic, o.Partition}] = committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: o.Metadata, time: o.Time}
+		s.group(o.Group).offsets[partitionKey{o.Topic, o.Partition}] = committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: o.Metadata, time: o.Time}
+	case format.OffsetAcks:
+		return s.applyOffsetAcks(o)
 	case format.GroupDelete:
+		if g := s.groups[o.Group]; g != nil && len(g.members) != 0 {
+			return fmt.Errorf("group %s deleted with %d members", o.Group, len(g.members))
+		}
 		delete(s.groups, o.Group)
+	case format.MemberJoin:
+		return s.applyMemberJoin(o, lsn)
+	case format.MemberLeave:
+		return s.applyMemberLeave(o, lsn)
+	case format.GroupAssign:
+		return s.applyGroupAssign(o, lsn)
+	case format.PartitionOwner:
+		return s.applyPartitionOwner(o, lsn)
 	case format.Checkpoint:
 		return s.applyCheckpoint(o, lsn)
 	case format.ProducerInit:

@@ -28,8 +28,9 @@ import (
 
 // Offsets in the file's lock space (relative to vfs.LockBase).
 const (
-	lockWriter   = 0 // held by the process writing
-	lockPresence = 1 // held shared by every process with the file open
+	lockWriter   = 0  // held by the process writing
+	lockPresence = 1  // held shared by every process with the file open
+	lockMembers  = 64 // + slot: held by the process of the member in the slot
 )
 
 // Store is an open spool file. All methods are safe for concurrent use.
@@ -42,6 +43,12 @@ type Store struct {
 	// it without catchMu (readers, callers of submit).
 	extentSize uint32
 	pg         sharedPage
+	members    memberPage
+
+	// slotMu guards local: the member slots this Store holds, by slot, with
+	// the member id in each.
+	slotMu sync.Mutex
+	local  map[uint32]string
 
 	// catchMu serializes the journal position: catching up on records other
 	// processes wrote, and writing new ones.
@@ -150,10 +157,17 @@ func (s *Store) open() error {
 		return err
 	}
 	s.pg = sharedPage{b: pg}
+	mp, err := s.f.Map(format.MemberPageOffset, format.PageSize)
+	if err != nil {
+		return err
+	}
+	s.members = memberPage{b: mp}
+	s.local = map[uint32]string{}
 	if alone {
 		if err := s.recover(); err != nil {
 			return err
 		}
+		s.members.reset()
 		return s.f.Lock(lockPresence, 1, vfs.Shared, true)
 	}
 	if s.pg.load(wordMagic) != sharedMagic {
