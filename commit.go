@@ -67,7 +67,8 @@ func (c *Consumer) CommitOffsets(ctx context.Context, offsets ...PartitionOffset
 	}
 	txn := make([]store.Offset, len(offsets))
 	for i, o := range offsets {
-		txn[i] = store.Offset{Group: c.opts.Group, Topic: o.Topic, Partition: o.Partition, Offset: o.Offset, LeaderEpoch: -1, Metadata: o.Metadata}
+		txn[i] = store.Offset{Group: c.opts.Group, Topic: o.Topic, Partition: o.Partition, Offset: o.Offset, LeaderEpoch: -1,
+			Metadata: o.Metadata, Member: c.memberID()}
 	}
 	if _, err := c.db.s.Commit(ctx, c.txn(txn)); err != nil {
 		return err
@@ -149,7 +150,7 @@ func (c *Consumer) positions() ([]store.Offset, []*consumerPartition) {
 	for _, cp := range c.order {
 		if cp.position >= 0 && cp.position != cp.committed {
 			offsets = append(offsets, store.Offset{Group: c.opts.Group, Topic: cp.topic, Partition: cp.partition,
-				Offset: cp.position, LeaderEpoch: -1})
+				Offset: cp.position, LeaderEpoch: -1, Acked: cp.acked, Member: c.memberID()})
 			parts = append(parts, cp)
 		}
 	}
@@ -164,4 +165,13 @@ func (c *Consumer) markCommitted(parts []*consumerPartition, offsets []store.Off
 
 func (c *Consumer) txn(offsets []store.Offset) *store.Txn {
 	return &store.Txn{Offsets: offsets, Durability: store.Durability(c.opts.Durability)}
+}
+
+// memberID returns the id of the consumer's group member, or "" when it
+// is not one.
+func (c *Consumer) memberID() string {
+	if c.member == nil {
+		return ""
+	}
+	return c.member.ID()
 }

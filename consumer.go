@@ -36,6 +36,53 @@ type ConsumerOptions struct {
 	// Durability is the durability of the consumer's offset commits: the
 	// DB's when zero.
 	Durability Durability
+
+	// The options below apply to a consumer that joins its group with
+	// Subscribe.
+
+	// Assignor names how the group shares its partitions among members:
+	// "cooperative-sticky" (the default), "sticky", "range" or
+	// "roundrobin", as Kafka's assignors of those names. Every member of a
+	// group must use the same.
+	Assignor string
+	// InstanceID makes the member static (Kafka's group.instance.id): when
+	// its process restarts within SessionTimeout, the member that joins with
+	// the same InstanceID takes the old one's partitions back without a
+	// rebalance; a static member whose process died keeps its partitions,
+	// unread, until then.
+	InstanceID string
+	// SessionTimeout removes a member whose heartbeats stop for this long
+	// (a process that hangs without dying): 10s when zero. A member whose
+	// process dies is removed at once, through its slot lock.
+	SessionTimeout time.Duration
+	// HeartbeatInterval is how often a member heartbeats and looks at its
+	// group: 100ms when zero. It bounds how soon a dead member's
+	// partitions move.
+	HeartbeatInterval time.Duration
+	// MaxPollInterval makes a member that goes this long without polling
+	// leave its group (Kafka's max.poll.interval.ms): 5m when zero.
+	MaxPollInterval time.Duration
+	// RebalanceTimeout is how long a Workers member that must hand a
+	// partition over waits for the records of it in flight: 30s when zero.
+	// Past it, their handlers' contexts are cancelled and their records
+	// are delivered again by the new owner.
+	RebalanceTimeout time.Duration
+	// OnAssigned, OnRevoked and OnLost are called from Poll, as Kafka's
+	// ConsumerRebalanceListener is: OnAssigned with partitions the member
+	// now owns, before records of them are returned; OnRevoked with
+	// partitions it must hand over, before their positions are committed
+	// (with auto-commit) and they are released, so that it may commit
+	// itself; OnLost with partitions that are another member's already,
+	// because the group removed this member (see SessionTimeout and
+	// MaxPollInterval): it must not commit them. They may call the
+	// consumer's methods.
+	OnAssigned, OnRevoked, OnLost func([]TopicPartition)
+}
+
+// TopicPartition names one partition of a topic.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
 }
 
 func (o ConsumerOptions) withDefaults() ConsumerOptions {
@@ -44,6 +91,21 @@ func (o ConsumerOptions) withDefaults() ConsumerOptions {
 	}
 	if o.MaxPollBytes <= 0 {
 		o.MaxPollBytes = 4 << 20
+	}
+	if o.Assignor == "" {
+		o.Assignor = "cooperative-sticky"
+	}
+	if o.SessionTimeout <= 0 {
+		o.SessionTimeout = 10 * time.Second
+	}
+	if o.HeartbeatInterval <= 0 {
+		o.HeartbeatInterval = 100 * time.Millisecond
+	}
+	if o.MaxPollInterval <= 0 {
+		o.MaxPollInterval = 5 * time.Minute
+	}
+	if o.RebalanceTimeout <= 0 {
+		o.RebalanceTimeout = 30 * time.Second
 	}
 	return o
 }
@@ -68,6 +130,12 @@ type Consumer struct {
 	closed     bool
 	fetch      Fetch      // the last Poll's result, reused
 	headerKeys headerKeys // header keys, interned
+
+	// member is the consumer's membership of its group, after Subscribe.
+	member *member
+	// finalOffsets returns the offsets to commit with the release of
+	// partitions; nil for the positions (with auto-commit) or none.
+	finalOffsets func(ctx context.Context, tps []TopicPartition) []store.Offset
 }
 
 type topicPartition struct {
@@ -81,6 +149,9 @@ type consumerPartition struct {
 	position  int64 // the next offset Poll returns; -1 until resolved
 	committed int64 // the last offset committed by this consumer, or -1
 	paused    bool
+	// acked are offsets at or past position acknowledged already (a
+	// Workers member committed them): Poll skips them.
+	acked []store.OffsetRange
 }
 
 // NewConsumer returns a consumer of db with no partitions assigned.
@@ -209,7 +280,8 @@ func (c *Consumer) setPaused(paused bool, topic string, partitions []int32) {
 }
 
 // Close commits the positions, unless DisableAutoCommit, and closes the
-// consumer. The DB stays open.
+// consumer; a member of a group leaves it in the same commit, and its
+// partitions go to the other members at once. The DB stays open.
 func (c *Consumer) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -217,7 +289,17 @@ func (c *Consumer) Close() error {
 		return ErrConsumerClosed
 	}
 	var err error
-	if !c.opts.DisableAutoCommit && c.opts.Group != "" {
+	switch {
+	case c.member != nil:
+		var offsets []store.Offset
+		if c.finalOffsets != nil {
+			offsets = c.finalOffsets(context.Background(), c.ownedPartitions())
+		} else if !c.opts.DisableAutoCommit {
+			offsets, _ = c.positions()
+		}
+		err = c.member.leave(context.Background(), store.LeaveClosed, offsets)
+		c.member.close()
+	case !c.opts.DisableAutoCommit && c.opts.Group != "":
 		err = c.commitPositions(context.Background())
 	}
 	c.closed = true
@@ -249,6 +331,7 @@ func (c *Consumer) resolve(cp *consumerPartition) error {
 		}
 		if ok {
 			cp.committed = committed.Offset
+			cp.acked = committed.Acked
 			logStart, hwm, err := c.db.s.Offsets(cp.topic, cp.partition)
 			if err != nil {
 				return err

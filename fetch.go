@@ -3,10 +3,12 @@ package spool
 import (
 	"fmt"
 	"iter"
+	"slices"
 	"time"
 	"unsafe"
 
 	"github.com/spooldb/spool/internal/format"
+	"github.com/spooldb/spool/internal/store"
 )
 
 // Fetch is the result of a Poll: batches of records of one or more
@@ -35,6 +37,7 @@ type fetchBatch struct {
 	h         format.BatchHeader
 	records   []byte
 	from      int64
+	acked     []store.OffsetRange // offsets not to return
 }
 
 // Len returns the number of records in the fetch.
@@ -52,7 +55,7 @@ func (f *Fetch) Records() iter.Seq[*Record] {
 			it := format.NewRecordIterRaw(b.h, b.records)
 			var br format.BatchRecord
 			for it.Next(&br) {
-				if br.Offset < b.from {
+				if br.Offset < b.from || len(b.acked) > 0 && inRanges(b.acked, br.Offset) {
 					continue
 				}
 				f.fill(b, &br)
@@ -121,12 +124,44 @@ func (f *Fetch) inflateBuffer() *[]byte {
 	return &f.inflated[f.used-1]
 }
 
-// add appends a batch whose records from offset from are to be returned.
-func (f *Fetch) add(topic string, partition int32, h format.BatchHeader, records []byte, from int64) {
-	f.batches = append(f.batches, fetchBatch{topic: topic, partition: partition, h: h, records: records, from: from})
+// add appends a batch whose records from offset from, but for those in
+// acked, are to be returned.
+func (f *Fetch) add(topic string, partition int32, h format.BatchHeader, records []byte, from int64, acked []store.OffsetRange) {
+	f.batches = append(f.batches, fetchBatch{topic: topic, partition: partition, h: h, records: records, from: from, acked: acked})
 	// A batch's offsets are consecutive: Kafka producers number records
 	// 0 to n-1 and nothing in spool removes records from inside a batch.
-	f.records += int(min(h.LastOffset()-max(from, h.BaseOffset)+1, int64(h.RecordCount)))
+	first := max(from, h.BaseOffset)
+	f.records += int(min(h.LastOffset()-first+1, int64(h.RecordCount)))
+	for _, r := range acked {
+		f.records -= int(max(0, min(r.End, h.LastOffset()+1)-max(r.Start, first)))
+	}
+}
+
+// inRanges reports whether offset lies in one of the ascending ranges.
+func inRanges(ranges []store.OffsetRange, offset int64) bool {
+	_, found := slices.BinarySearchFunc(ranges, offset, func(r store.OffsetRange, o int64) int {
+		if r.End <= o {
+			return -1
+		}
+		if r.Start > o {
+			return 1
+		}
+		return 0
+	})
+	return found
+}
+
+// skipAcked moves position past the acknowledged offsets at it, and drops
+// the ranges it passed.
+func skipAcked(position int64, acked []store.OffsetRange) (int64, []store.OffsetRange) {
+	for len(acked) > 0 && acked[0].Start <= position {
+		position = max(position, acked[0].End)
+		acked = acked[1:]
+	}
+	if len(acked) == 0 {
+		acked = nil
+	}
+	return position, acked
 }
 
 // maxHeaderKeys bounds the header keys a consumer interns; past it, keys are

@@ -18,8 +18,24 @@ import (
 // Poll reads the partitions in turn, starting each Poll one partition after
 // the last, so that a busy partition cannot starve the others. It commits
 // the positions of the last Poll first, when AutoCommitInterval has passed.
+//
+// A member of a group (see Subscribe) first hands over and takes on
+// partitions as its group says, and waits for the group to give it some
+// when it has none.
 func (c *Consumer) Poll(ctx context.Context) (*Fetch, error) {
+	if m := c.member; m != nil {
+		m.polling(true)
+		defer m.polling(false)
+	}
 	for {
+		if c.member != nil {
+			if err := c.checkOpen(); err != nil {
+				return nil, err
+			}
+			if err := c.rebalance(ctx); err != nil {
+				return nil, err
+			}
+		}
 		c.mu.Lock()
 		if c.closed {
 			c.mu.Unlock()
@@ -28,13 +44,29 @@ func (c *Consumer) Poll(ctx context.Context) (*Fetch, error) {
 		c.autoCommit()
 		f, waitFor, err := c.read()
 		c.mu.Unlock()
+		var changed <-chan struct{}
+		if c.member != nil {
+			changed = c.member.changed
+			if errors.Is(err, errNoPartitions) {
+				err = nil // a member on standby waits for the group
+			}
+		}
 		if err != nil || f.Len() > 0 {
 			return f, err
 		}
-		if err := c.waitAny(ctx, waitFor); err != nil {
+		if err := c.waitAny(ctx, waitFor, changed); err != nil {
 			return nil, err
 		}
 	}
+}
+
+func (c *Consumer) checkOpen() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrConsumerClosed
+	}
+	return nil
 }
 
 // read reads what the partitions hold from their positions, up to
@@ -111,10 +143,11 @@ func (c *Consumer) readPartition(f *Fetch, cp *consumerPartition, room int) (boo
 			return false, fmt.Errorf("spool: %s/%d at offset %d: %w", cp.topic, cp.partition, cp.position, err)
 		}
 		if !h.Control() {
-			f.add(cp.topic, cp.partition, h, records, cp.position)
+			f.add(cp.topic, cp.partition, h, records, cp.position, cp.acked)
 		}
 		cp.position = h.LastOffset() + 1
 	}
+	cp.position, cp.acked = skipAcked(cp.position, cp.acked)
 	return true, nil
 }
 
@@ -139,9 +172,10 @@ type waitPoint struct {
 	offset int64
 }
 
-// waitAny waits until any of points has a record at its offset.
-func (c *Consumer) waitAny(ctx context.Context, points []waitPoint) error {
-	if len(points) == 1 {
+// waitAny waits until any of points has a record at its offset, or until
+// changed (which may be nil) receives.
+func (c *Consumer) waitAny(ctx context.Context, points []waitPoint, changed <-chan struct{}) error {
+	if len(points) == 1 && changed == nil {
 		return c.db.s.Wait(ctx, points[0].topic, points[0].partition, points[0].offset)
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -150,5 +184,12 @@ func (c *Consumer) waitAny(ctx context.Context, points []waitPoint) error {
 	for _, w := range points {
 		go func() { done <- c.db.s.Wait(ctx, w.topic, w.partition, w.offset) }()
 	}
-	return <-done
+	select {
+	case err := <-done:
+		return err
+	case <-changed:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

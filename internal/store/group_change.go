@@ -16,7 +16,7 @@ import (
 // leaves, the join, the target, owners. Nothing is emitted unless all of it
 // is valid.
 func (w *batchWriter) planGroupChange(group string, change *GroupChange) error {
-	if change.empty() {
+	if change.IsEmpty() {
 		return nil
 	}
 	s := w.s

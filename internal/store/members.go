@@ -113,7 +113,8 @@ type GroupChange struct {
 	Offsets []Offset
 }
 
-func (c *GroupChange) empty() bool {
+// IsEmpty reports whether the change changes nothing.
+func (c *GroupChange) IsEmpty() bool {
 	return len(c.Leave) == 0 && c.Join == nil && c.Assign == nil && len(c.Own) == 0 && len(c.Offsets) == 0
 }
 

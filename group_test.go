@@ -1,0 +1,154 @@
+package spool
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// groupConsumer returns a consumer subscribed to "t" in group g.
+func groupConsumer(t testing.TB, db *DB, g string, opts ConsumerOptions) *Consumer {
+	t.Helper()
+	opts.Group = g
+	c := newConsumer(t, db, &opts)
+	if err := c.Subscribe(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// pollUntil polls each consumer on a goroutine of its own, collecting clones
+// of what they return, until done says the records suffice; it fails the
+// test after a minute.
+func pollUntil(t *testing.T, done func(map[*Consumer][]*Record) bool, cs ...*Consumer) map[*Consumer][]*Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var mu sync.Mutex
+	got := map[*Consumer][]*Record{}
+	finished := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				pctx, pcancel := context.WithTimeout(ctx, 20*time.Millisecond)
+				f, err := c.Poll(pctx)
+				pcancel()
+				mu.Lock()
+				if err == nil {
+					for r := range f.Records() {
+						got[c] = append(got[c], r.Clone())
+					}
+				}
+				if done(got) {
+					once.Do(func() { close(finished) })
+				}
+				mu.Unlock()
+				select {
+				case <-finished:
+					return
+				default:
+				}
+			}
+		}()
+	}
+	select {
+	case <-finished:
+	case <-ctx.Done():
+	}
+	cancel()
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if !done(got) {
+		t.Fatalf("after a minute the consumers have %d records between them", total(got))
+	}
+	return got
+}
+
+func total(got map[*Consumer][]*Record) int {
+	n := 0
+	for _, rs := range got {
+		n += len(rs)
+	}
+	return n
+}
+
+// TestSubscribeSharesPartitions: a second member takes half the partitions
+// from the first, which hands them over at the position it reached, so
+// that between them every record is read exactly once.
+func TestSubscribeSharesPartitions(t *testing.T) {
+	db := openDB(t, 4)
+	p := newProducer(t, db, nil)
+	produceValues(t, p, "a", 1000)
+	c1 := groupConsumer(t, db, "g", ConsumerOptions{})
+	pollUntil(t, func(got map[*Consumer][]*Record) bool { return total(got) == 1000 }, c1)
+
+	c2 := groupConsumer(t, db, "g", ConsumerOptions{})
+	split := func(map[*Consumer][]*Record) bool {
+		return len(c1.Assignment()["t"]) == 2 && len(c2.Assignment()["t"]) == 2
+	}
+	pollUntil(t, split, c1, c2)
+	produceKeyed(t, p, "b", 1000)
+	got := pollUntil(t, func(got map[*Consumer][]*Record) bool { return total(got) >= 1000 }, c1, c2)
+	seen := map[string]int{}
+	for _, rs := range got {
+		for _, r := range rs {
+			seen[string(r.Value)]++
+		}
+	}
+	for i := range 1000 {
+		if n := seen[fmt.Sprintf("b-%d", i)]; n != 1 {
+			t.Errorf("b-%d read %d times", i, n)
+		}
+	}
+	if len(seen) != 1000 {
+		t.Fatalf("%d distinct records read, want the 1000 produced after the first member read its own", len(seen))
+	}
+	if len(got[c1]) == 0 || len(got[c2]) == 0 {
+		t.Fatalf("the members read %d and %d records: the partitions are not shared", len(got[c1]), len(got[c2]))
+	}
+}
+
+// produceKeyed produces n records keyed and valued prefix-i, spread over
+// the partitions by key.
+func produceKeyed(t testing.TB, p *Producer, prefix string, n int) {
+	t.Helper()
+	rs := make([]*Record, n)
+	for i := range rs {
+		v := fmt.Appendf(nil, "%s-%d", prefix, i)
+		rs[i] = &Record{Topic: "t", Key: v, Value: v}
+	}
+	if err := p.ProduceSync(ctx, rs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCloseHandsPartitionsOver: a member that closes leaves in the commit of
+// its positions, and the other member goes on from there.
+func TestCloseHandsPartitionsOver(t *testing.T) {
+	db := openDB(t, 2)
+	p := newProducer(t, db, nil)
+	c1 := groupConsumer(t, db, "g", ConsumerOptions{})
+	c2 := groupConsumer(t, db, "g", ConsumerOptions{})
+	produceKeyed(t, p, "a", 400)
+	pollUntil(t, func(got map[*Consumer][]*Record) bool {
+		return total(got) == 400 && len(c1.Assignment()["t"]) == 1 && len(c2.Assignment()["t"]) == 1
+	}, c1, c2)
+	if err := c1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	produceKeyed(t, p, "b", 400)
+	got := pollUntil(t, func(got map[*Consumer][]*Record) bool { return total(got) >= 400 }, c2)
+	if n := len(got[c2]); n != 400 {
+		t.Fatalf("the remaining member read %d records, want the 400 new ones", n)
+	}
+	if a := c2.Assignment()["t"]; len(a) != 2 {
+		t.Fatalf("the remaining member owns %v", a)
+	}
+}
