@@ -82,3 +82,24 @@ var ErrOutOfOrderSequence = store.ErrOutOfOrderSequence
 // epoch is older than one the partition has seen: a newer instance of the
 // producer took over.
 var ErrProducerFenced = store.ErrProducerFenced
+
+// ErrUnknownMember is returned for a commit of a group member that its group
+// removed: it left, its process died, or it missed its session timeout.
+var ErrUnknownMember = store.ErrUnknownMember
+
+// ErrNotOwner is returned for a commit of a group member for a partition
+// the group gave to another member.
+var ErrNotOwner = store.ErrNotOwner
+
+// ErrGroupNotEmpty is returned for deleting a group, or committing offsets
+// for it from outside (a consumer that did not Subscribe), while it has live
+// members.
+var ErrGroupNotEmpty = store.ErrGroupNotEmpty
+
+// ErrTooManyMembers is returned when a file has as many group members as it
+// has member slots.
+var ErrTooManyMembers = store.ErrTooManyMembers
+
+// ErrInconsistentAssignor is returned when a member joins a group whose
+// members use another assignor.
+var ErrInconsistentAssignor = store.ErrInconsistentAssignor

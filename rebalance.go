@@ -151,3 +151,19 @@ func (c *Consumer) ownedPartitions() []TopicPartition {
 func compareTPs(a, b TopicPartition) int {
 	return compareTopicPartitions(store.TopicPartition(a), store.TopicPartition(b))
 }
+
+// startOf returns where a partition the consumer took begins: its position
+// and the acknowledged offsets past it.
+func (c *Consumer) startOf(tp TopicPartition) (int64, []store.OffsetRange, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cp, err := c.assigned(tp.Topic, tp.Partition)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := c.resolve(cp); err != nil {
+		return 0, nil, err
+	}
+	cp.position, cp.acked = skipAcked(cp.position, cp.acked)
+	return cp.position, slices.Clone(cp.acked), nil
+}

@@ -1,0 +1,106 @@
+package spool
+
+import "strconv"
+
+// A lane is the records that must be handled one after another: those of a
+// partition (PerPartition), of a key in a partition (PerKey), or a single
+// record (Unordered). Lanes run on the pool of workers, one record of a
+// lane at a time, any number of lanes at once:
+//
+//	coordinator --dispatch--> lanes {p0: r1 r4} {p1: r2} {p2: r3 r5}
+//	                                   |            |        |
+//	                          ready ---+------------+--------+--> workers
+//
+// A lane with records is on the ready queue or with a worker, never both;
+// a lane that runs dry is dropped.
+type lane struct {
+	key     laneKey
+	queue   []job
+	running bool // on the ready queue or with a worker
+}
+
+type laneKey struct {
+	tp  TopicPartition
+	key string // the record key (PerKey) or a sequence number (Unordered)
+}
+
+// job is one record for a worker.
+type job struct {
+	r *Record
+	a *partitionAcks
+}
+
+// laneFor returns the lane key of r; w.mu is held.
+func (w *Workers) laneFor(r *Record) laneKey {
+	k := laneKey{tp: TopicPartition{r.Topic, r.Partition}}
+	switch w.opts.Ordering {
+	case PerKey:
+		k.key = string(r.Key)
+	case Unordered:
+		w.unordered++
+		k.key = strconv.FormatUint(w.unordered, 10)
+	}
+	return k
+}
+
+// dispatch queues j on its lane, making the lane ready if it was idle.
+func (w *Workers) dispatch(j job) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	k := w.laneFor(j.r)
+	l := w.lanes[k]
+	if l == nil {
+		l = &lane{key: k}
+		w.lanes[k] = l
+	}
+	l.queue = append(l.queue, j)
+	if !l.running {
+		l.running = true
+		w.ready <- l // never blocks: it holds one slot per record in flight
+	}
+}
+
+// next takes the first record of a ready lane.
+func (w *Workers) next(l *lane) (job, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(l.queue) == 0 {
+		l.running = false
+		delete(w.lanes, l.key)
+		return job{}, false
+	}
+	j := l.queue[0]
+	l.queue[0] = job{}
+	l.queue = l.queue[1:]
+	return j, true
+}
+
+// done puts l back on the ready queue if it has more records, or drops it.
+func (w *Workers) done(l *lane) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(l.queue) > 0 {
+		w.ready <- l
+		return
+	}
+	l.running = false
+	delete(w.lanes, l.key)
+}
+
+// dropQueued removes the records of tp that no worker has started, and
+// ends them unacknowledged: the partition's next owner delivers them.
+func (w *Workers) dropQueued(tp TopicPartition) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for k, l := range w.lanes {
+		if k.tp != tp {
+			continue
+		}
+		for _, j := range l.queue {
+			j.a.abandon()
+			w.inflight--
+		}
+		l.queue = nil
+	}
+	w.space.Broadcast()
+}
