@@ -6,6 +6,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/spooldb/spool"
@@ -230,4 +231,61 @@ func ExampleDB_Lag() {
 		fmt.Printf("%s/%d committed %d of %d: lag %d\n", l.Topic, l.Partition, l.Committed, l.HighWatermark, l.Lag)
 	}
 	// Output: metrics/0 committed 6 of 10: lag 4
+}
+
+// A pipeline that reads orders and writes one invoice per order, exactly
+// once: each invoice is committed with its order's acknowledgement.
+func ExampleWorkers() {
+	db, done := exampleDB("orders", 4, nil)
+	defer done()
+	ctx := context.Background()
+	if err := db.CreateTopic(ctx, "invoices", 4, nil); err != nil {
+		log.Fatal(err)
+	}
+	p, err := db.NewProducer(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i := range 100 {
+		if err := p.ProduceSync(ctx, &spool.Record{Topic: "orders", Key: fmt.Appendf(nil, "order-%d", i), Value: []byte("10.00")}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	p.Close()
+
+	ctx, stop := context.WithCancel(ctx)
+	var handled atomic.Int64
+	w, err := db.NewWorkers(spool.WorkersOptions{
+		ConsumerOptions: spool.ConsumerOptions{Group: "billing"},
+		Topics:          []string{"orders"},
+		Ordering:        spool.PerKey,
+		Delivery:        spool.ExactlyOnce,
+	}, func(ctx context.Context, r *spool.Record, tx *spool.Tx) error {
+		err := tx.Produce(&spool.Record{Topic: "invoices", Key: r.Key, Value: append([]byte("invoice for "), r.Key...)})
+		if handled.Add(1) == 100 {
+			stop() // Run commits this record, hands everything over and returns
+		}
+		return err
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := w.Run(ctx); err != nil {
+		log.Fatal(err)
+	}
+	lags, err := db.Lag("billing")
+	if err != nil {
+		log.Fatal(err)
+	}
+	var lag int64
+	for _, l := range lags {
+		lag += l.Lag
+	}
+	invoices := int64(0)
+	for part := range int32(4) {
+		_, end, _ := db.Offsets("invoices", part)
+		invoices += end
+	}
+	fmt.Println("invoices:", invoices, "lag:", lag)
+	// Output: invoices: 100 lag: 0
 }
