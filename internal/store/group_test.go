@@ -2,7 +2,11 @@ package store
 
 import (
 	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -222,4 +226,118 @@ func TestGroupStaticMemberTakesItsPlace(t *testing.T) {
 	}); !errors.Is(err, ErrInconsistentAssignor) {
 		t.Fatalf("a member with another assignor: %v", err)
 	}
+}
+
+// TestGroupPowerLoss changes a group at random (members join and leave,
+// targets change, partitions are taken and released, offsets with
+// acknowledged ranges are committed, checkpoints are taken) with every
+// change synchronous, then loses power: the file must open with the group
+// exactly as the last change left it.
+func TestGroupPowerLoss(t *testing.T) {
+	seed := testSeed(t)
+	rng := rand.New(rand.NewPCG(seed, 11))
+	for round := range 40 {
+		fs := vfs.NewMem()
+		opts := memOpts(fs)
+		opts.CheckpointBytes = int64(1 + rng.IntN(4096))
+		s := openTopic(t, "f", opts, 4)
+		next := 0
+		var want GroupState
+		var wantOffsets []Committed
+		for step := range 30 {
+			st, err := s.UpdateGroup(ctx, "g", DurabilitySync, func(gs *GroupState) (GroupChange, error) {
+				return randomGroupChange(rng, gs, &next), nil
+			})
+			if err != nil {
+				t.Fatalf("seed %d round %d step %d: %v", seed, round, step, err)
+			}
+			want = st
+			wantOffsets, _ = s.GroupOffsets("g")
+		}
+		crashed := fs.Crash(rng)
+		s.Close()
+		s2, err := Open("f", memOpts(crashed))
+		if err != nil {
+			t.Fatalf("seed %d round %d: reopen after power loss: %v", seed, round, err)
+		}
+		got, err := s2.Group("g")
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotOffsets, _ := s2.GroupOffsets("g")
+		s2.Close()
+		want.Version, got.Version = 0, 0
+		for i := range want.Members {
+			m := &want.Members[i]
+			m.Local, m.Alive, m.Heartbeat = false, false, time.Time{}
+		}
+		if len(want.Members) == 0 {
+			want.Members = nil
+		}
+		if !reflect.DeepEqual(want, got) {
+			t.Fatalf("seed %d round %d: group after power loss\n%+v\nwant\n%+v", seed, round, got, want)
+		}
+		if !reflect.DeepEqual(wantOffsets, gotOffsets) {
+			t.Fatalf("seed %d round %d: offsets after power loss %+v, want %+v", seed, round, gotOffsets, wantOffsets)
+		}
+	}
+}
+
+// randomGroupChange returns a valid change of gs: a join, a leave, a new
+// target, takes and releases, and offset commits with acknowledged ranges.
+func randomGroupChange(rng *rand.Rand, gs *GroupState, next *int) GroupChange {
+	var c GroupChange
+	alive := map[string]bool{}
+	for _, m := range gs.Members {
+		alive[m.ID] = true
+	}
+	switch {
+	case len(gs.Members) == 0 || len(gs.Members) < 4 && rng.IntN(3) == 0:
+		*next++
+		id := fmt.Sprintf("m%d", *next)
+		c.Join = &GroupMember{ID: id, Assignor: "range", Topics: []string{"t"}}
+		alive[id] = true
+	case len(gs.Members) > 1 && rng.IntN(4) == 0:
+		id := gs.Members[rng.IntN(len(gs.Members))].ID
+		c.Leave = []Leave{{Member: id, Reason: LeaveReason(rng.IntN(4))}}
+		delete(alive, id)
+	}
+	ids := slices.Sorted(maps.Keys(alive))
+	owners := map[TopicPartition]string{}
+	for tp, o := range gs.Owners {
+		if alive[o.Member] {
+			owners[tp] = o.Member
+		}
+	}
+	if c.Join != nil || len(c.Leave) > 0 || rng.IntN(3) == 0 {
+		c.Assign = map[string][]TopicPartition{}
+		for _, id := range ids {
+			c.Assign[id] = nil
+		}
+		for p := range int32(4) {
+			id := ids[rng.IntN(len(ids))]
+			c.Assign[id] = append(c.Assign[id], TopicPartition{"t", p})
+		}
+	}
+	for p := range int32(4) {
+		tp := TopicPartition{"t", p}
+		owner, owned := owners[tp]
+		switch {
+		case owned && rng.IntN(3) == 0:
+			off := rng.Int64N(1000)
+			o := Offset{Group: "g", Topic: "t", Partition: p, Offset: off, Member: owner}
+			for start := off + 1 + rng.Int64N(5); rng.IntN(2) == 0; start += 1 + rng.Int64N(5) {
+				end := start + 1 + rng.Int64N(5)
+				o.Acked = append(o.Acked, OffsetRange{Start: start, End: end})
+				start = end
+			}
+			c.Offsets = append(c.Offsets, o)
+			if rng.IntN(2) == 0 {
+				c.Own = append(c.Own, Own{tp, ""})
+			}
+		case !owned && rng.IntN(2) == 0:
+			c.Own = append(c.Own, Own{tp, ids[rng.IntN(len(ids))]})
+		}
+	}
+	return c
 }
