@@ -147,6 +147,15 @@ func buildDamageImage() (*damageImage, error) {
 		if i >= commits-3 {
 			txn.Durability = DurabilityNone
 		}
+		groupOffsets, err := damageGroup(s, i)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range groupOffsets {
+			k := committedKey{o.Group, o.Topic, o.Partition}
+			img.committed[k] = append(img.committed[k], o)
+			img.syncedCommitted[k] = len(img.committed[k]) - 1
+		}
 		res, err := s.Commit(ctx, txn)
 		if err != nil {
 			return nil, fmt.Errorf("commit %d: %w", i, err)
@@ -185,6 +194,29 @@ func buildDamageImage() (*damageImage, error) {
 	img.interesting[0] = nonZeroRanges(img.closed)
 	img.interesting[1] = nonZeroRanges(img.open)
 	return img, nil
+}
+
+// damageGroup puts group membership into the image: at commit 100 a member
+// joins group "gm", which gives it a/0; at commit 150 it commits an offset
+// with acknowledged ranges there, and releases it. It returns the offsets
+// it committed, synchronously.
+func damageGroup(s *Store, i int) ([]Offset, error) {
+	var change GroupChange
+	switch i {
+	case 100:
+		change = GroupChange{Join: &GroupMember{ID: "gm-1", InstanceID: "static", Assignor: "range", Topics: []string{"a"}},
+			Assign: map[string][]TopicPartition{"gm-1": {{"a", 0}, {"a", 1}}}}
+	case 101:
+		change = GroupChange{Own: []Own{{TopicPartition{"a", 0}, "gm-1"}}}
+	case 150:
+		change = GroupChange{Offsets: []Offset{{Group: "gm", Topic: "a", Partition: 0, Offset: 40,
+			Acked: []OffsetRange{{Start: 42, End: 45}, {Start: 50, End: 51}}, Member: "gm-1"}},
+			Own: []Own{{TopicPartition{"a", 0}, ""}}}
+	default:
+		return nil, nil
+	}
+	_, err := s.UpdateGroup(ctx, "gm", DurabilitySync, func(*GroupState) (GroupChange, error) { return change, nil })
+	return change.Offsets, err
 }
 
 // fileBytes reads the whole of a MemFS file.
