@@ -72,6 +72,11 @@ func (w *batchWriter) planGroupChange(group string, change *GroupChange) error {
 			return err
 		}
 	}
+	if slot != noSlot {
+		s.slotMu.Lock()
+		delete(s.joining, slot)
+		s.slotMu.Unlock()
+	}
 	for _, l := range change.Leave {
 		s.dropSlot(g.Member(l.Member).Slot)
 	}
@@ -134,6 +139,7 @@ func (s *Store) takeSlot(id string) (uint32, error) {
 			return 0, err
 		}
 		s.local[slot] = id
+		s.joining[slot] = true
 		return slot, nil
 	}
 	return 0, fmt.Errorf("%w: all %d are taken", ErrTooManyMembers, format.MemberSlots)
@@ -145,6 +151,7 @@ func (s *Store) dropSlot(slot uint32) {
 	defer s.slotMu.Unlock()
 	if _, ok := s.local[slot]; ok {
 		delete(s.local, slot)
+		delete(s.joining, slot)
 		_ = s.f.Unlock(lockSlot(slot), 1)
 	}
 }

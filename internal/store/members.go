@@ -211,7 +211,7 @@ func (s *Store) forgetLost(g *GroupState) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for slot, id := range s.local {
-		if m := s.st.slots[slot]; m == nil || m.id != id {
+		if m := s.st.slots[slot]; !s.joining[slot] && (m == nil || m.id != id) {
 			delete(s.local, slot)
 			_ = s.f.Unlock(lockSlot(slot), 1)
 		}

@@ -45,10 +45,12 @@ type Store struct {
 	pg         sharedPage
 	members    memberPage
 
-	// slotMu guards local: the member slots this Store holds, by slot, with
-	// the member id in each.
-	slotMu sync.Mutex
-	local  map[uint32]string
+	// slotMu guards local, the member slots this Store holds, by slot, with
+	// the member id in each, and joining, those whose MemberJoin is not
+	// applied yet.
+	slotMu  sync.Mutex
+	local   map[uint32]string
+	joining map[uint32]bool
 
 	// catchMu serializes the journal position: catching up on records other
 	// processes wrote, and writing new ones.
@@ -162,7 +164,7 @@ func (s *Store) open() error {
 		return err
 	}
 	s.members = memberPage{b: mp}
-	s.local = map[uint32]string{}
+	s.local, s.joining = map[uint32]string{}, map[uint32]bool{}
 	if alone {
 		if err := s.recover(); err != nil {
 			return err
