@@ -142,7 +142,7 @@ func (s *Store) Group(group string) (GroupState, error) {
 	s.mu.RLock()
 	g := s.groupState(group)
 	s.mu.RUnlock()
-	s.forgetLost(&g)
+	s.forgetLost()
 	return g, s.probe(&g)
 }
 
@@ -205,7 +205,7 @@ func (s *Store) probe(g *GroupState) error {
 // forgetLost drops the slot locks of this Store's members that are no
 // longer in their group: another process removed them (their session timed
 // out while this one was stopped), and the slot is theirs no more.
-func (s *Store) forgetLost(g *GroupState) {
+func (s *Store) forgetLost() {
 	s.slotMu.Lock()
 	defer s.slotMu.Unlock()
 	s.mu.RLock()
