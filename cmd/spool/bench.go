@@ -20,7 +20,7 @@ import (
 func newBench() *cobra.Command {
 	var cfg bench.Config
 	var dir, svgOut, cpuProfile, tracePath, recoverySize string
-	var list, asJSON bool
+	var list, asJSON, engine bool
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure spool's throughput, latency and recovery against the machine's limits",
@@ -35,10 +35,17 @@ that they land on the disk you work on), removed at the end. A benchmark on
 tmpfs measures memory: bench refuses to put its files there unless --dir asks
 for it explicitly.
 
+spool is driven through its public API (spool.Open, a Producer per client, a
+Consumer per partition). --engine also runs spool-engine, the same file driven
+through the engine directly (batches built by the benchmark and committed
+whole, batches read whole), and the comparison shows the API's cost as the
+ratio of the two.
+
 bench/peers/run.sh runs the same workloads on Redis, NATS JetStream, PostgreSQL
 and SQLite, and prints spool's ratio to each.`,
 		Example: `  spool bench
   spool bench --short
+  spool bench --short --engine
   spool bench --workload produce-100B,latency --json > results.json
   spool bench --svg bench.svg --cpuprofile cpu.pprof
   spool bench report results.json peers.json --svg comparison.svg`,
@@ -62,6 +69,9 @@ and SQLite, and prints spool's ratio to each.`,
 			defer cleanup()
 			cfg.Dir = run
 			cfg.Systems = []bench.System{bench.Spool()}
+			if engine {
+				cfg.Systems = append(cfg.Systems, bench.SpoolEngine())
+			}
 			cfg.Child = spoolChild
 			cfg.Log = cmd.ErrOrStderr()
 			if cpuProfile != "" {
@@ -96,6 +106,7 @@ and SQLite, and prints spool's ratio to each.`,
 	f.IntVar(&cfg.Reps, "reps", 0, "repetitions of each workload (default 3, 1 with --short)")
 	f.DurationVar(&cfg.Duration, "duration", 0, "length of one repetition of a timed workload (default 1s, 30ms with --short)")
 	f.StringVar(&recoverySize, "recovery-size", "", "size of the file the recovery workload opens after kill -9, e.g. 10GiB (default 1GiB, 4MiB with --short)")
+	f.BoolVar(&engine, "engine", false, "also run spool-engine, spool's engine driven directly, beside the public API: the comparison shows what the API costs")
 	f.BoolVar(&list, "list", false, "list the workloads and limits, and exit")
 	cmd.AddCommand(newBenchReport(), newBenchChild())
 	return cmd
@@ -216,7 +227,7 @@ func newBenchChild() *cobra.Command {
 		Hidden:             true,
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return bench.Child(cmdContext(cmd), []bench.System{bench.Spool()}, args, os.Stdin, cmd.OutOrStdout())
+			return bench.Child(cmdContext(cmd), []bench.System{bench.Spool(), bench.SpoolEngine()}, args, os.Stdin, cmd.OutOrStdout())
 		},
 	}
 }

@@ -18,7 +18,7 @@ const childEnv = "SPOOL_BENCH_TEST_CHILD"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
-		if err := Child(context.Background(), []System{Spool()}, os.Args[1:], os.Stdin, os.Stdout); err != nil {
+		if err := Child(context.Background(), []System{Spool(), SpoolEngine()}, os.Args[1:], os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -33,25 +33,29 @@ func testChild(args ...string) *exec.Cmd {
 	return cmd
 }
 
-// TestShortRun runs every workload at its short sizes, to prove that they
-// work; it asserts nothing about the figures, which depend on the machine.
+// TestShortRun runs every workload at its short sizes, through the public
+// API and through the engine, to prove that they work; it asserts nothing
+// about the figures, which depend on the machine.
 func TestShortRun(t *testing.T) {
 	dir := t.TempDir()
-	rep, err := Run(context.Background(), Config{Systems: []System{Spool()}, Dir: dir, Short: true, Child: testChild})
+	systems := []System{Spool(), SpoolEngine()}
+	rep, err := Run(context.Background(), Config{Systems: systems, Dir: dir, Short: true, Child: testChild})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if f := rep.Failures(); len(f) > 0 {
 		t.Fatalf("failures:\n%s", strings.Join(f, "\n"))
 	}
-	for _, w := range workloads() {
-		res, ok := rep.result("spool", w.name)
-		if !ok || res.Skipped != "" {
-			t.Errorf("%s: no result (%q)", w.name, res.Skipped)
-			continue
-		}
-		if w.kind.primary(res.Figures) <= 0 {
-			t.Errorf("%s: no primary figure: %+v", w.name, res.Figures)
+	for _, sys := range systems {
+		for _, w := range workloads() {
+			res, ok := rep.result(sys.Name(), w.name)
+			if !ok || res.Skipped != "" {
+				t.Errorf("%s on %s: no result (%q)", w.name, sys.Name(), res.Skipped)
+				continue
+			}
+			if w.kind.primary(res.Figures) <= 0 {
+				t.Errorf("%s on %s: no primary figure: %+v", w.name, sys.Name(), res.Figures)
+			}
 		}
 	}
 	if len(rep.Limits) != len(limits()) {
@@ -83,6 +87,9 @@ func checkOutputs(t *testing.T, rep *Report) {
 	peer.Limits = nil
 	peer.Results = nil
 	for _, r := range back.Results {
+		if r.System != "spool" {
+			continue
+		}
 		r.System = "peer"
 		r.RecordsPerSec /= 2
 		r.P50Ns *= 2

@@ -7,29 +7,27 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync/atomic"
-	"time"
+	"sync"
 
-	"github.com/spooldb/spool/internal/format"
-	"github.com/spooldb/spool/internal/store"
-	"github.com/spooldb/spool/internal/vfs"
+	"github.com/spooldb/spool"
 )
 
-// This file is the only one that knows spool's API. It uses internal/store
-// because the public API (package spool, Producer and Consumer) is being
-// written; when it lands, these types should switch to it, so that the
-// benchmark measures what applications call. The workloads need no change.
+// Spool returns spool as a System, driven through its public API as an
+// application drives it: spool.Open, a Producer per client, a Consumer per
+// partition. Each stream is a file of its own in Spec.Dir, with one topic.
+// SpoolEngine is the same file driven through the engine directly.
+func Spool() System { return spoolAPI{} }
 
-// Spool returns spool as a System: each stream is a file of its own in
-// Spec.Dir, with one topic.
-func Spool() System { return spoolSystem{} }
+type spoolAPI struct{ spoolFile }
 
-type spoolSystem struct{}
+func (spoolAPI) Name() string { return "spool" }
 
-func (spoolSystem) Name() string { return "spool" }
-func (spoolSystem) Embedded()    {}
+// spoolFile is what Spool and SpoolEngine share: the file, the modes.
+type spoolFile struct{}
 
-func (spoolSystem) Mode(d Durability) string {
+func (spoolFile) Embedded() {}
+
+func (spoolFile) Mode(d Durability) string {
 	if d == Sync {
 		return "durability sync"
 	}
@@ -39,199 +37,203 @@ func (spoolSystem) Mode(d Durability) string {
 // spoolDurability maps a workload's durability to spool's. Async is the
 // interval mode, the one closest to the peers' asynchronous settings
 // (Redis's everysec, PostgreSQL's synchronous_commit off).
-func spoolDurability(d Durability) store.Durability {
+func spoolDurability(d Durability) spool.Durability {
 	if d == Sync {
-		return store.DurabilitySync
+		return spool.DurabilitySync
 	}
-	return store.DurabilityInterval
+	return spool.DurabilityInterval
 }
 
 // spoolTopic is the topic of every stream file.
 const spoolTopic = "bench"
 
-func spoolPath(spec Spec) string { return filepath.Join(spec.Dir, spec.Name+".spool") }
-
-func (spoolSystem) Stream(ctx context.Context, spec Spec) (Stream, error) {
-	path := spoolPath(spec)
+// spoolPath returns the file of spec's stream, removing what a run before
+// left there unless the stream is to be attached to.
+func spoolPath(spec Spec) (string, error) {
+	path := filepath.Join(spec.Dir, spec.Name+".spool")
 	if !spec.Attach {
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, err
+			return "", err
 		}
 	}
-	fs := &countingFS{}
-	s, err := store.Open(path, store.Options{
-		FS:         fs,
-		Durability: spoolDurability(spec.Durability),
-		NoCreate:   spec.Attach,
-		// No retention sweep during a measurement.
-		RetentionCheck: time.Hour,
-		Logger:         slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		return nil, err
-	}
-	if !spec.Attach {
-		retainAll := []format.ConfigEntry{{Name: store.ConfigRetentionMs, Value: "-1"}}
-		if err := s.CreateTopic(ctx, spoolTopic, spec.Partitions, retainAll); err != nil {
-			s.Close()
-			return nil, err
-		}
-	}
-	return &spoolStream{s: s, path: path, durability: spoolDurability(spec.Durability), fs: fs}, nil
+	return path, nil
 }
 
-type spoolStream struct {
-	s          *store.Store
-	path       string
-	durability store.Durability
-	fs         *countingFS
-}
-
-func (st *spoolStream) Syncs() uint64 { return st.fs.syncs.Load() }
-
-func (st *spoolStream) Bytes() (int64, error) {
-	fi, err := os.Stat(st.path)
+func fileBytes(path string) (int64, error) {
+	fi, err := os.Stat(path)
 	if err != nil {
 		return 0, err
 	}
 	return fi.Size(), nil
 }
 
-func (st *spoolStream) Producer(context.Context) (Producer, error) {
-	return &spoolProducer{st: st}, nil
-}
-
-func (st *spoolStream) Consumer(_ context.Context, group string) (Consumer, error) {
-	return &spoolConsumer{st: st, group: group, next: map[int]int64{}, buf: make([]byte, spoolReadBytes)}, nil
-}
-
-func (st *spoolStream) Close(drop bool) error {
-	err := st.s.Close()
+// closeFile adds to err, the error of closing a stream's file, that of
+// deleting it when drop.
+func closeFile(err error, path string, drop bool) error {
 	if drop {
-		err = errors.Join(err, os.Remove(st.path))
+		err = errors.Join(err, os.Remove(path))
 	}
 	return err
 }
 
-// spoolProducer builds one batch of the values it is given, as a Kafka
-// producer does with the records it gathered, and commits it.
-type spoolProducer struct {
-	st  *spoolStream
-	bb  format.BatchBuilder
-	buf []byte
-}
-
-func (p *spoolProducer) Send(ctx context.Context, partition int, values [][]byte) error {
-	now := time.Now().UnixMilli()
-	p.bb.Reset(now)
-	for _, v := range values {
-		p.bb.Append(now, nil, v)
-	}
-	p.buf = p.bb.Build(p.buf[:0])
-	_, err := p.st.s.Commit(ctx, &store.Txn{
-		Appends:    []store.Append{{Topic: spoolTopic, Partition: int32(partition), Batches: p.buf}},
-		Durability: p.st.durability,
-	})
-	return err
-}
-
-func (p *spoolProducer) Close() error { return nil }
-
-// spoolReadBytes is how much one Read asks for: Kafka's default
-// max.partition.fetch.bytes.
-const spoolReadBytes = 1 << 20
-
-type spoolConsumer struct {
-	st    *spoolStream
-	group string
-	next  map[int]int64 // the next offset to read, by partition
-	buf   []byte
-}
-
-func (c *spoolConsumer) Poll(ctx context.Context, partition int, _ int, wait bool, fn func([]byte)) (int, error) {
-	from := c.next[partition]
-	for {
-		f, err := c.st.s.Read(spoolTopic, int32(partition), from, spoolReadBytes, c.buf)
-		if err != nil {
-			return 0, err
-		}
-		if len(f.Batches) == 0 {
-			if !wait {
-				return 0, nil
-			}
-			if err := c.st.s.Wait(ctx, spoolTopic, int32(partition), from); err != nil {
-				return 0, err
-			}
-			continue
-		}
-		n, next, err := eachValue(f.Batches, from, fn)
-		c.next[partition] = next
-		return n, err
-	}
-}
-
-// eachValue calls fn with the value of every record at offset from or later
-// in batches, and returns how many and the offset after the last.
-func eachValue(batches []byte, from int64, fn func([]byte)) (int, int64, error) {
-	n := 0
-	var r format.BatchRecord
-	for len(batches) > 0 {
-		b, rest, err := format.NextBatch(batches)
-		if err != nil {
-			return n, from, err
-		}
-		batches = rest
-		it, err := format.NewRecordIter(b)
-		if err != nil {
-			return n, from, err
-		}
-		for it.Next(&r) {
-			if r.Offset < from {
-				continue
-			}
-			fn(r.Value)
-			n++
-			from = r.Offset + 1
-		}
-		if err := it.Err(); err != nil {
-			return n, from, err
-		}
-	}
-	return n, from, nil
-}
-
-func (c *spoolConsumer) Commit(ctx context.Context, partition int) error {
-	if c.group == "" {
-		return fmt.Errorf("commit without a group")
-	}
-	_, err := c.st.s.Commit(ctx, &store.Txn{
-		Offsets:    []store.Offset{{Group: c.group, Topic: spoolTopic, Partition: int32(partition), Offset: c.next[partition]}},
-		Durability: c.st.durability,
-	})
-	return err
-}
-
-func (c *spoolConsumer) Close() error { return nil }
-
-// countingFS opens OS files that count their syncs.
-type countingFS struct {
-	syncs atomic.Uint64
-}
-
-func (fs *countingFS) Open(path string, create bool) (vfs.File, error) {
-	f, err := vfs.OS.Open(path, create)
+func (spoolAPI) Stream(ctx context.Context, spec Spec) (Stream, error) {
+	path, err := spoolPath(spec)
 	if err != nil {
 		return nil, err
 	}
-	return &countingFile{File: f, syncs: &fs.syncs}, nil
+	d := spoolDurability(spec.Durability)
+	db, err := spool.Open(path, &spool.Options{Durability: d, NoCreate: spec.Attach, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, err
+	}
+	if !spec.Attach {
+		if err := db.CreateTopic(ctx, spoolTopic, spec.Partitions, map[string]string{"retention.ms": "-1"}); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return &apiStream{db: db, path: path, durability: d}, nil
 }
 
-type countingFile struct {
-	vfs.File
-	syncs *atomic.Uint64
+// apiStream is a stream file opened with spool.Open. It counts no syncs:
+// the public API does not take the file system the engine's counting needs.
+type apiStream struct {
+	db         *spool.DB
+	path       string
+	durability spool.Durability
 }
 
-func (f *countingFile) Sync() error {
-	f.syncs.Add(1)
-	return f.File.Sync()
+func (st *apiStream) Bytes() (int64, error) { return fileBytes(st.path) }
+
+// Producer returns a client with a spool.Producer of its own, as each
+// client of a Kafka benchmark is a producer instance.
+func (st *apiStream) Producer(context.Context) (Producer, error) {
+	p, err := st.db.NewProducer(&spool.ProducerOptions{Partitioner: spool.ManualPartitioner(), Durability: st.durability})
+	if err != nil {
+		return nil, err
+	}
+	c := &apiProducer{p: p}
+	c.done = func(_ *spool.Record, err error) {
+		if err != nil {
+			c.mu.Lock()
+			c.err = errors.Join(c.err, err)
+			c.mu.Unlock()
+		}
+		c.wg.Done()
+	}
+	return c, nil
+}
+
+func (st *apiStream) Consumer(_ context.Context, group string) (Consumer, error) {
+	return &apiConsumer{st: st, group: group, parts: map[int]*spool.Consumer{}}, nil
+}
+
+func (st *apiStream) Close(drop bool) error { return closeFile(st.db.Close(), st.path, drop) }
+
+// apiProducer produces the values of a Send with Produce, one record each,
+// and waits for their callbacks. Records carry no timestamp: the producer
+// stamps them, as it does an application's.
+type apiProducer struct {
+	p    *spool.Producer
+	recs []spool.Record // reused: Send returns after every callback
+	done func(*spool.Record, error)
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	err  error
+}
+
+func (c *apiProducer) Send(ctx context.Context, partition int, values [][]byte) error {
+	if cap(c.recs) < len(values) {
+		c.recs = make([]spool.Record, len(values))
+	}
+	recs := c.recs[:len(values)]
+	c.wg.Add(len(values))
+	for i, v := range values {
+		recs[i] = spool.Record{Topic: spoolTopic, Partition: int32(partition), Value: v}
+		c.p.Produce(ctx, &recs[i], c.done)
+	}
+	c.wg.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err := c.err
+	c.err = nil
+	return err
+}
+
+func (c *apiProducer) Close() error { return c.p.Close() }
+
+// apiConsumer reads each partition with a spool.Consumer assigned that
+// partition alone, created at its first Poll.
+type apiConsumer struct {
+	st    *apiStream
+	group string
+	parts map[int]*spool.Consumer
+}
+
+// done is a context that has ended: a Poll given it reads what is there
+// and returns without waiting.
+var done = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+func (c *apiConsumer) consumer(partition int) (*spool.Consumer, error) {
+	if sc := c.parts[partition]; sc != nil {
+		return sc, nil
+	}
+	sc, err := c.st.db.NewConsumer(&spool.ConsumerOptions{Group: c.group, DisableAutoCommit: true,
+		MaxPollBytes: spoolReadBytes, Durability: c.st.durability})
+	if err != nil {
+		return nil, err
+	}
+	if err := sc.Assign(spoolTopic, int32(partition)); err != nil {
+		sc.Close()
+		return nil, err
+	}
+	c.parts[partition] = sc
+	return sc, nil
+}
+
+func (c *apiConsumer) Poll(ctx context.Context, partition int, _ int, wait bool, fn func([]byte)) (int, error) {
+	sc, err := c.consumer(partition)
+	if err != nil {
+		return 0, err
+	}
+	pollCtx := ctx
+	if !wait {
+		pollCtx = done
+	}
+	f, err := sc.Poll(pollCtx)
+	if err != nil {
+		if !wait && errors.Is(err, context.Canceled) && ctx.Err() == nil {
+			return 0, nil // nothing there
+		}
+		return 0, err
+	}
+	n := 0
+	for r := range f.Records() {
+		fn(r.Value)
+		n++
+	}
+	return n, f.Err()
+}
+
+func (c *apiConsumer) Commit(ctx context.Context, partition int) error {
+	if c.group == "" {
+		return fmt.Errorf("commit without a group")
+	}
+	sc, err := c.consumer(partition)
+	if err != nil {
+		return err
+	}
+	return sc.Commit(ctx)
+}
+
+func (c *apiConsumer) Close() error {
+	var err error
+	for _, sc := range c.parts {
+		err = errors.Join(err, sc.Close())
+	}
+	return err
 }
