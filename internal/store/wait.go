@@ -71,6 +71,11 @@ func (s *Store) Wait(ctx context.Context, topic string, partition int32, offset 
 			return err
 		}
 		ch := s.waiter(k)
+		if s.closed.Load() {
+			// Close may have woken every waiter just before this one
+			// registered: it set closed first, so this sees it.
+			return ErrClosed
+		}
 		s.mu.RLock()
 		var hwm int64
 		if t := s.st.topics[k.topic]; t != nil {
