@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -33,11 +34,17 @@ auto.offset.reset does: earliest, latest, an offset, or a time (RFC 3339, or
 after it.
 
 With --follow, consume waits for new records until Ctrl-C, which ends it
-cleanly with the group's progress committed.
+cleanly with the group's progress committed. With --group and --follow (and
+no --partition), it joins the group as a member, as Kafka's console consumer
+does: several of them share the topic's partitions, each printing its own,
+and a member that stops hands its partitions to the others at once. Without
+--follow, or with --partition, it reads the partitions itself (Kafka's
+manual assignment), which a group with live members refuses: stop them, or
+join them with --follow.
 
 ` + recordFormatHelp,
 		Example: `  spool -f events.spool consume orders --from earliest --count 10
-  spool -f events.spool consume orders --group billing --follow
+  spool -f events.spool consume orders --group billing --follow      # in two terminals: they share the partitions
   spool -f events.spool consume orders --from 2024-05-01T00:00:00Z --format json
   spool -f events.spool consume orders --partition 2 --format '{{.Offset}} {{.Key}}={{.Value}}'`,
 		Args:              argsNamed("TOPIC"),
@@ -53,6 +60,14 @@ cleanly with the group's progress committed.
 			}
 			if count < 0 {
 				return fmt.Errorf("--count %d: want 0 (no limit) or more", count)
+			}
+			if group != "" && follow && partition < 0 {
+				out := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
+				err := g.consumeAsMember(cmd.Context(), args[0], group, start, count, printer, out)
+				if errors.Is(err, context.Canceled) {
+					err = nil // Ctrl-C: what was printed is committed
+				}
+				return g.explain(err)
 			}
 			return g.with(group == "", func(s *store.Store) error {
 				c := &consumer{s: s, topic: args[0], group: group, limit: count, printer: printer,
@@ -140,6 +155,16 @@ func (c *consumer) start(ctx context.Context, from position, only int32) ([]curs
 	}
 	if err := checkPartition(t, only); err != nil {
 		return nil, err
+	}
+	if c.group != "" {
+		gs, err := c.s.Group(c.group)
+		if err != nil {
+			return nil, err
+		}
+		if live := liveMembers(gs); len(live) > 0 {
+			return nil, hinted{fmt.Errorf("group %s has live members, which own its partitions: %s", c.group, strings.Join(live, ", ")),
+				"add --follow (without --partition) to join them and share the partitions, or stop them first"}
+		}
 	}
 	var cursors []cursor
 	var firsts []store.Offset

@@ -11,10 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,20 +103,23 @@ func fails(t *testing.T, wants []string, args ...string) {
 }
 
 // describe returns a group's describe --format json.
-func describe(t *testing.T, file, group string) lagReport {
+func describe(t *testing.T, file, group string) groupReport {
 	t.Helper()
-	var r lagReport
+	var r groupReport
 	if err := json.Unmarshal([]byte(ok(t, "", "-f", file, "group", "describe", group, "--format", "json")), &r); err != nil {
 		t.Fatal(err)
 	}
 	return r
 }
 
-// offsets returns a group's committed offset in each partition of topic t.
-func (r lagReport) offsets() map[int32]int64 {
+// offsets returns a group's committed offset in each partition of topic t
+// it committed in.
+func (r groupReport) offsets() map[int32]int64 {
 	out := map[int32]int64{}
 	for _, p := range r.Partitions {
-		out[p.Partition] = p.CurrentOffset
+		if p.CurrentOffset != nil {
+			out[p.Partition] = *p.CurrentOffset
+		}
 	}
 	return out
 }
@@ -183,8 +188,9 @@ func TestBinaryProduceConsumeTwoGroups(t *testing.T) {
 		t.Errorf("group b: %+v", b)
 	}
 	text := ok(t, "", "-f", f, "group", "describe", "b")
-	if !strings.Contains(text, "GROUP  TOPIC  PARTITION  CURRENT-OFFSET  LOG-END-OFFSET  LAG  CONSUMER-ID  HOST  CLIENT-ID") {
-		t.Errorf("describe's columns are not Kafka's:\n%s", text)
+	if !strings.Contains(text, "GROUP  TOPIC  PARTITION  CURRENT-OFFSET  LOG-END-OFFSET  LAG  CONSUMER-ID") ||
+		!strings.Contains(text, "group b: Empty, generation 0, assignor -, 0 members") {
+		t.Errorf("describe's columns are not Kafka's, or the group's line is missing:\n%s", text)
 	}
 	if got := ok(t, "", "-f", f, "group", "list"); got != "a\nb\n" {
 		t.Errorf("group list: %q", got)
@@ -266,9 +272,41 @@ func firstDataExtent(t *testing.T, file []byte) uint32 {
 }
 
 func TestBinaryDemo(t *testing.T) {
-	out := ok(t, "", "demo", "--records", "3000")
-	if !hasRow(out, "billing orders 1 500 1000 500 - - -") || !strings.Contains(out, "total lag") {
-		t.Fatalf("demo:\n%s", out)
+	checkDemo(t, ok(t, "", "demo", "--records", "3000"), 3000)
+}
+
+// checkDemo checks the demo's three lag tables: the whole topic behind,
+// then half of it, then none; every partition owned by the pool, a member
+// alive; and the explanation.
+func checkDemo(t *testing.T, out string, records int) {
+	t.Helper()
+	var totals []string
+	owners := map[string]bool{}
+	for line := range strings.Lines(out) {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 3 && f[0] == "total" && f[1] == "lag":
+			totals = append(totals, f[2])
+		case len(f) == 7 && f[0] == "billing" && f[1] == "orders":
+			owners[f[6]] = true
+		case len(f) == 6 && strings.HasPrefix(f[0], "billing-") && (f[2] != "yes" || f[5] != "3"):
+			t.Errorf("the pool's member line: %q", line)
+		}
+	}
+	want := []string{fmt.Sprint(records), fmt.Sprint(records - records/2), "0"}
+	if fmt.Sprint(totals) != fmt.Sprint(want) {
+		t.Errorf("the demo's total lags are %v, want %v", totals, want)
+	}
+	if len(owners) != 1 || owners["-"] || !strings.HasPrefix(slices.Collect(maps.Keys(owners))[0], "billing-") {
+		t.Errorf("the partitions' owners: %v, want the one pool", owners)
+	}
+	for _, want := range []string{"CURRENT-OFFSET is the group's committed", "same file as the records", "Stable, generation"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the demo does not say %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("demo:\n%s", out)
 	}
 }
 
@@ -418,5 +456,156 @@ func TestBinaryProduceFromTerminalLikeInput(t *testing.T) {
 	in.Close()
 	if err := producer.Wait(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// follower is a consume --group G --follow running in the background.
+type follower struct {
+	cmd    *exec.Cmd
+	stdout bytes.Buffer
+	stderr bytes.Buffer
+	done   chan error
+}
+
+func startFollower(t *testing.T, args ...string) *follower {
+	t.Helper()
+	f := &follower{cmd: command(args...), done: make(chan error, 1)}
+	f.cmd.Stdout, f.cmd.Stderr = &f.stdout, &f.stderr
+	if err := f.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { f.done <- f.cmd.Wait() }()
+	t.Cleanup(func() {
+		f.cmd.Process.Kill() // if the test failed before it stopped
+		<-f.done
+	})
+	return f
+}
+
+// interrupt sends SIGINT and waits for the follower to exit 0.
+func (f *follower) interrupt(t *testing.T) {
+	t.Helper()
+	if err := f.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := <-f.done
+	f.done <- err // for the cleanup
+	if err != nil {
+		t.Fatalf("after SIGINT: %v, stderr %s", err, f.stderr.String())
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after a generous
+// deadline; it says what it waited for and what it last saw.
+func waitFor(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		held, saw := cond()
+		if held {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 30s for %s; last saw %s", what, saw)
+		}
+		time.Sleep(20 * time.Millisecond) // a poll interval, not a synchronisation
+	}
+}
+
+// TestBinaryGroupLiveMembers runs two consume --group --follow processes:
+// they join the group and share its partitions; describe names each
+// partition's owner and both members; reset, delete and a consume without
+// --follow refuse while they run and name them; after SIGINT the group is
+// empty, its progress committed, and reset and delete succeed.
+func TestBinaryGroupLiveMembers(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGINT to send on Windows")
+	}
+	f, _ := keyedFile(t)
+	a := startFollower(t, "-f", f, "consume", "t", "--group", "g", "--follow", "--format", "{{.Partition}}/{{.Offset}}")
+	b := startFollower(t, "-f", f, "consume", "t", "--group", "g", "--follow", "--format", "{{.Partition}}/{{.Offset}}")
+	var r groupReport
+	waitFor(t, "two members sharing the three partitions, Stable", func() (bool, string) {
+		got := spool(t, "", "-f", f, "group", "describe", "g", "--format", "json")
+		if got.code != 0 {
+			return false, got.stderr // the group does not exist before a member joins
+		}
+		r = groupReport{}
+		if err := json.Unmarshal([]byte(got.stdout), &r); err != nil {
+			t.Fatal(err)
+		}
+		owners := map[string]int{}
+		for _, p := range r.Partitions {
+			if p.ConsumerID != nil {
+				owners[*p.ConsumerID]++
+			}
+		}
+		return r.State == "Stable" && len(r.Members) == 2 && len(owners) == 2 && owners[r.Members[0].ID]+owners[r.Members[1].ID] == 3,
+			fmt.Sprintf("%+v", r)
+	})
+	for _, m := range r.Members {
+		if !m.Alive || m.Age == nil || m.Partitions == 0 || fmt.Sprint(m.Topics) != "[t]" {
+			t.Errorf("member %+v", m)
+		}
+	}
+	text := ok(t, "", "-f", f, "group", "describe", "g")
+	for _, m := range r.Members {
+		if !strings.Contains(text, m.ID) {
+			t.Errorf("describe does not name member %s:\n%s", m.ID, text)
+		}
+	}
+	if state := ok(t, "", "-f", f, "group", "list", "--state"); !hasRow(state, "g Stable 2 2") {
+		t.Errorf("group list --state:\n%s", state)
+	}
+
+	// Records produced now go to both members' partitions.
+	var in strings.Builder
+	for i := range 60 {
+		fmt.Fprintf(&in, "more%d=x\n", i)
+	}
+	ok(t, in.String(), "-f", f, "produce", "t", "--key-sep", "=")
+	waitFor(t, "the members to catch up", func() (bool, string) {
+		r = describe(t, f, "g")
+		return r.TotalLag == 0, fmt.Sprintf("%+v", r)
+	})
+
+	refusal := []string{"live members", r.Members[0].ID, r.Members[1].ID, "stop the group's consumers first"}
+	fails(t, refusal, "-f", f, "group", "reset", "g", "--topic", "t", "--to-earliest", "--execute")
+	fails(t, refusal, "-f", f, "group", "delete", "g")
+	fails(t, []string{"live members", "--follow"}, "-f", f, "consume", "t", "--group", "g")
+	dry := spool(t, "", "-f", f, "group", "reset", "g", "--topic", "t", "--to-earliest")
+	if dry.code != 0 || !strings.Contains(dry.stderr, "warning: --execute would fail now") || !strings.Contains(dry.stderr, r.Members[0].ID) {
+		t.Errorf("the dry run with live members: exit %d\n%s", dry.code, dry.stderr)
+	}
+
+	a.interrupt(t)
+	b.interrupt(t)
+	// Every record printed once, by one member or the other, and both had
+	// some: the partitions were shared.
+	seen := map[string]bool{}
+	for _, out := range []string{a.stdout.String(), b.stdout.String()} {
+		if out == "" {
+			t.Errorf("a member printed nothing")
+		}
+		for line := range strings.Lines(out) {
+			if seen[line] {
+				t.Errorf("printed twice: %s", line)
+			}
+			seen[line] = true
+		}
+	}
+	if len(seen) != 90 {
+		t.Errorf("the members printed %d records, want 90", len(seen))
+	}
+	r = describe(t, f, "g")
+	if r.State != "Empty" || len(r.Members) != 0 || r.TotalLag != 0 || r.owned() != 0 {
+		t.Fatalf("after SIGINT: %+v", r)
+	}
+	ok(t, "", "-f", f, "group", "reset", "g", "--topic", "t", "--to-earliest", "--execute")
+	if r := describe(t, f, "g"); r.TotalLag != 90 {
+		t.Errorf("lag after the reset: %d, want 90", r.TotalLag)
+	}
+	if out := ok(t, "", "-f", f, "group", "delete", "g"); !strings.Contains(out, "deleted group g") {
+		t.Errorf("group delete: %q", out)
 	}
 }

@@ -37,6 +37,8 @@ func (g *globals) explain(err error) error {
 		return hinted{err, "see the topics with: " + g.command("topic list")}
 	case errors.Is(err, errUnknownGroup):
 		return hinted{err, "see the groups with: " + g.command("group list")}
+	case errors.Is(err, store.ErrGroupNotEmpty):
+		return hinted{err, "stop the group's consumers first, then run this again; see the members with: " + g.command("group describe GROUP")}
 	case errors.Is(err, format.ErrNotSpool):
 		return hinted{err, "--file must name a spool file, or a path where none exists yet"}
 	case errors.Is(err, store.ErrCorrupt):

@@ -41,8 +41,9 @@ listed. --to-datetime takes the first record at or after a time (RFC 3339, or
 2006-01-02T15:04:05 in local time); --shift-by moves the committed offset by N
 (negative: back) and needs one.
 
-Kafka's tool refuses to reset a group with active members. spool has no
-group membership yet: stop the group's consumers before you reset it.`,
+As Kafka's tool, it refuses to reset a group with live members (a spool
+consume --group --follow, a Workers pool, any subscribed consumer): they
+would go on from their own positions. Stop them first; the dry run warns.`,
 		Example: `  spool -f events.spool group reset billing --topic orders --to-earliest
   spool -f events.spool group reset billing --topic orders --to-earliest --execute
   spool -f events.spool group reset billing --topic orders:0,1 --shift-by -100 --execute
@@ -55,6 +56,17 @@ group membership yet: stop the group's consumers before you reset it.`,
 				return err
 			}
 			return g.with(!f.execute, func(s *store.Store) error {
+				gs, err := s.Group(args[0])
+				if err != nil {
+					return err
+				}
+				var live error
+				if ids := liveMembers(gs); len(ids) > 0 {
+					live = g.liveError(args[0], "reset the offsets of", ids)
+				}
+				if live != nil && f.execute {
+					return live
+				}
 				bar := newProgress(cmd)
 				plan, err := planReset(s, args[0], f.topics, target, func(done, total int) {
 					bar.show("planned %d of %d partitions", done, total)
@@ -68,13 +80,14 @@ group membership yet: stop the group's consumers before you reset it.`,
 				}
 				if !f.execute {
 					fmt.Fprintln(cmd.ErrOrStderr(), "dry run: nothing was committed; add --execute to commit these offsets")
+					if live != nil {
+						fmt.Fprintf(cmd.ErrOrStderr(), "warning: --execute would fail now: %v\n", live)
+					}
 					return nil
 				}
-				// Kafka's tool refuses to reset a group that has active
-				// members. Membership is not in the file yet, so there is
-				// no member to find; the help asks users to stop the
-				// group's consumers first. One commit: the group's offsets
-				// all move, or none does.
+				// One commit: the group's offsets all move, or none does.
+				// A member that joined since the check above makes the
+				// store refuse it with ErrGroupNotEmpty.
 				if _, err := s.Commit(cmd.Context(), &store.Txn{Offsets: plan}); err != nil {
 					return err
 				}

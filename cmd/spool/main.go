@@ -77,13 +77,21 @@ func (g *globals) with(readOnly bool, fn func(s *store.Store) error) error {
 
 // open opens the file the flags name.
 func (g *globals) open(readOnly bool) (*store.Store, error) {
+	if err := g.check(readOnly); err != nil {
+		return nil, err
+	}
+	return store.Open(g.file, store.Options{ReadOnly: readOnly, NoCreate: readOnly || !g.mayCreate})
+}
+
+// check fails unless the flags name a file, or one the command may create.
+func (g *globals) check(readOnly bool) error {
 	if g.file == "" {
-		return nil, errors.New("no file: pass --file PATH or set SPOOL_FILE")
+		return errors.New("no file: pass --file PATH or set SPOOL_FILE")
 	}
 	if !g.mayCreate || readOnly {
 		if _, err := os.Stat(g.file); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("no file %s: check --file or SPOOL_FILE; %s creates it", g.file, g.command("topic create TOPIC"))
+			return fmt.Errorf("no file %s: check --file or SPOOL_FILE; %s creates it", g.file, g.command("topic create TOPIC"))
 		}
 	}
-	return store.Open(g.file, store.Options{ReadOnly: readOnly, NoCreate: readOnly || !g.mayCreate})
+	return nil
 }

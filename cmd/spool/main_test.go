@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -43,12 +44,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"billing orders 0 1000 1000 0 - - -", "billing orders 1 500 1000 500 - - -",
-		"billing orders 2 0 1000 1000 - - -", "total lag 1500"} {
-		if !hasRow(out, want) {
-			t.Errorf("demo output lacks the row %q:\n%s", want, out)
-		}
-	}
+	checkDemo(t, out, 3000)
 }
 
 func TestProduceConsumeGroup(t *testing.T) {
@@ -68,7 +64,7 @@ func TestProduceConsumeGroup(t *testing.T) {
 		t.Fatalf("second consume resumes after the group's commit: %q, %v", out, err)
 	}
 	out, err = run(t, "", "-f", f, "group", "describe", "g")
-	if err != nil || !hasRow(out, "g t 0 4 4 0 - - -") {
+	if err != nil || !hasRow(out, "g t 0 4 4 0 -") {
 		t.Fatalf("describe: %q, %v", out, err)
 	}
 	if _, err := run(t, "", "-f", f, "consume", "nope"); err == nil || !strings.Contains(err.Error(), "unknown topic") {
@@ -96,16 +92,20 @@ func TestCheckCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := run(t, "", "-f", f, "check")
-	if err != nil || !strings.Contains(out, "3 partitions, 3 extents, 10 batches") || !strings.Contains(out, " 0 problems") {
+	// The producers batch as the records come, so the batch count varies.
+	if err != nil || !regexp.MustCompile(`^3 partitions, 3 extents, \d+ batches`).MatchString(out) || !strings.Contains(out, " 0 problems") {
 		t.Fatalf("check of a good file: %q, %v", out, err)
 	}
-	// Damage one byte of a batch's records in extent 1 (the first data
-	// extent: extent 0 holds the journal).
+	// Damage one byte of a batch in the first data extent.
+	file, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
 	fh, err := os.OpenFile(f, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	off := int64(format.ExtentOffset(1, format.DefaultExtentSize)) + format.ExtentHeaderSize + 200
+	off := int64(format.ExtentOffset(firstDataExtent(t, file), format.DefaultExtentSize)) + format.ExtentHeaderSize + 200
 	b := []byte{0}
 	fh.ReadAt(b, off)
 	b[0] ^= 1
