@@ -5,17 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // The group workload: 4 workers of one consumer group share 8 partitions
 // and commit their position after every poll.
 //
-// TO BE REPLACED: spool has no group membership yet, so each worker is handed
-// its partitions here (worker w reads w and w+4) instead of joining the
-// group and being assigned them. When membership lands (the public API's
-// group consumer), the workers should join the group and the assignor should
-// hand out the partitions; the figures then include the join.
+// On a system with consumer groups of its own (spool through its public
+// API: a stream that is a groupStream), each worker joins the group as a
+// member and reads what the group's assignor gives it; the figures include
+// the joins and the hand-overs of partitions as the members arrive. On the
+// others (and spool-engine), each worker is handed its partitions (worker w
+// reads w and w+4), as an application of those systems would have to.
 const (
 	groupWorkers    = 4
 	groupPartitions = 8
@@ -48,10 +50,24 @@ func runGroup(ctx context.Context, r *runner, sys System, n int) (reps []Figures
 		start := time.Now()
 		errs := make([]error, groupWorkers)
 		var wg sync.WaitGroup
-		for w := range groupWorkers {
-			wg.Go(func() { errs[w] = groupWorker(ctx, st, group, w, n/groupPartitions) })
+		if gs, ok := st.(groupStream); ok {
+			var left atomic.Int64
+			left.Store(int64(n))
+			mctx, stop := context.WithCancel(ctx)
+			for w := range groupWorkers {
+				wg.Go(func() { errs[w] = gs.Member(mctx, stop, group, &left) })
+			}
+			wg.Wait()
+			stop()
+			if got := left.Load(); got > 0 && ctx.Err() == nil {
+				errs = append(errs, fmt.Errorf("the members stopped with %d of %d records unread", got, n))
+			}
+		} else {
+			for w := range groupWorkers {
+				wg.Go(func() { errs[w] = groupWorker(ctx, st, group, w, n/groupPartitions) })
+			}
+			wg.Wait()
 		}
-		wg.Wait()
 		took := time.Since(start)
 		if err := errors.Join(errs...); err != nil {
 			return nil, err
@@ -61,6 +77,15 @@ func runGroup(ctx context.Context, r *runner, sys System, n int) (reps []Figures
 		reps = append(reps, f)
 	}
 	return reps, nil
+}
+
+// groupStream is a stream of a system with consumer groups of its own.
+type groupStream interface {
+	// Member joins group as a member, reads the partitions the group gives
+	// it, commits after every poll that returned records and takes what it
+	// read from left; the member that takes it to 0 or below calls done.
+	// It returns nil once ctx ends or left reaches 0.
+	Member(ctx context.Context, done context.CancelFunc, group string, left *atomic.Int64) error
 }
 
 // groupWorker reads its partitions in turn, perPartition records from each,

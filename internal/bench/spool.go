@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/spooldb/spool"
 )
@@ -236,4 +237,43 @@ func (c *apiConsumer) Close() error {
 		err = errors.Join(err, sc.Close())
 	}
 	return err
+}
+
+// Member is a spool.Consumer that subscribes to the stream's topic as a
+// member of group: the group's assignor gives it partitions, and hands them
+// over as members join.
+func (st *apiStream) Member(ctx context.Context, done context.CancelFunc, group string, left *atomic.Int64) (err error) {
+	c, err := st.db.NewConsumer(&spool.ConsumerOptions{Group: group, DisableAutoCommit: true,
+		MaxPollBytes: spoolReadBytes, Durability: st.durability})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, c.Close()) }()
+	if err := c.Subscribe(ctx, spoolTopic); err != nil {
+		return err
+	}
+	for left.Load() > 0 {
+		f, err := c.Poll(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // the records are all read, or the run ends
+			}
+			return err
+		}
+		n := 0
+		for r := range f.Records() {
+			_ = r.Value
+			n++
+		}
+		if err := f.Err(); err != nil {
+			return err
+		}
+		if err := c.Commit(context.WithoutCancel(ctx)); err != nil {
+			return err
+		}
+		if left.Add(-int64(n)) <= 0 {
+			done()
+		}
+	}
+	return nil
 }
