@@ -20,8 +20,11 @@ import (
 // so that whoever owns the partition next skips exactly the records that
 // were acknowledged.
 type partitionAcks struct {
-	tp  TopicPartition
-	ctx context.Context // handlers' context, cancelled when the partition goes
+	tp TopicPartition
+	// generation is the group's generation when the member took the
+	// partition: a later owner's is higher.
+	generation int32
+	ctx        context.Context // handlers' context, cancelled when the partition goes
 	// cancel ends ctx.
 	cancel context.CancelFunc
 

@@ -1,6 +1,8 @@
 package spool
 
 import (
+	"fmt"
+	"os"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -236,9 +238,11 @@ func (m *member) maintain(gs *store.GroupState, now time.Time) store.GroupChange
 		}
 		switch {
 		case !o.Alive && o.InstanceID == "":
+			fmt.Fprintf(os.Stderr, "DEBUG %d %s sees %s dead (slot %d)\n", os.Getpid(), m.ID(), o.ID, o.Slot)
 			c.Leave = append(c.Leave, store.Leave{Member: o.ID, Reason: store.LeaveDied})
 		case !o.Heartbeat.IsZero() && now.Sub(o.Heartbeat) > o.SessionTimeout,
 			o.Heartbeat.IsZero() && !o.Alive:
+			fmt.Fprintf(os.Stderr, "DEBUG %d %s sees %s timed out (slot %d) %v\n", os.Getpid(), m.ID(), o.ID, o.Slot, o.Heartbeat)
 			c.Leave = append(c.Leave, store.Leave{Member: o.ID, Reason: store.LeaveSession})
 		}
 	}
@@ -342,6 +346,14 @@ func compareTopicPartitions(a, b store.TopicPartition) int {
 		return 1
 	}
 	return int(a.Partition - b.Partition)
+}
+
+// generationOf returns the generation in which the member took tp, as of
+// its last state.
+func (m *member) generationOf(tp TopicPartition) int32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state.Owners[store.TopicPartition(tp)].Generation
 }
 
 // snapshot returns the member's last state, its id, and whether the group

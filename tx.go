@@ -16,9 +16,18 @@ import (
 // output is in the file, or neither, and the record is delivered again.
 // That is exactly-once for everything a pipeline writes back to the file.
 type Tx struct {
-	w       *Workers
-	records []*Record
+	w          *Workers
+	records    []*Record
+	generation int32
 }
+
+// Generation returns the group's generation when this member took the
+// record's partition. Whoever owns the partition after it took it in a
+// later generation, so an OffsetStore that keeps the generation with the
+// position can refuse the save of a handler whose partition moved on (a
+// zombie). A static member that comes back takes its partitions in the
+// generation they had.
+func (tx *Tx) Generation() int32 { return tx.generation }
 
 // Produce adds r to the transaction. r's partition is chosen as the
 // default partitioner chooses it: by key, or sticky without one. Produce
