@@ -3,6 +3,7 @@ package spool
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -150,5 +151,31 @@ func TestCloseHandsPartitionsOver(t *testing.T) {
 	}
 	if a := c2.Assignment()["t"]; len(a) != 2 {
 		t.Fatalf("the remaining member owns %v", a)
+	}
+}
+
+// TestGroupInfo: DB.Group shows the members, what they own, and the
+// group's state.
+func TestGroupInfo(t *testing.T) {
+	db := openDB(t, 2)
+	if info, err := db.Group("g"); err != nil || info.State != "Empty" || len(info.Members) != 0 {
+		t.Fatalf("a group nobody joined: %+v, %v", info, err)
+	}
+	c := groupConsumer(t, db, "g", ConsumerOptions{})
+	pollUntil(t, func(map[*Consumer][]*Record) bool { return len(c.Assignment()["t"]) == 2 }, c)
+	info, err := db.Group("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []TopicPartition{{"t", 0}, {"t", 1}}
+	if info.State != "Stable" || len(info.Members) != 1 || !info.Members[0].Alive ||
+		!slices.Equal(info.Members[0].Partitions, want) || info.Assignor != "cooperative-sticky" || info.Generation != 1 {
+		t.Fatalf("one member owning both partitions: %+v", info)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := db.Group("g"); err != nil || info.State != "Empty" {
+		t.Fatalf("after the member left: %+v, %v", info, err)
 	}
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -66,8 +67,9 @@ type GroupState struct {
 	// Owners is the member that owns each partition now; a partition that
 	// moves is released by its old owner before the new one takes it.
 	Owners map[TopicPartition]Ownership
-	// Partitions is the partition count of every topic that a member
-	// subscribes to and that exists.
+	// Partitions is the partition count of every topic, for the assignor
+	// (which assigns those its members subscribe to); it holds the topics
+	// of a member about to join too.
 	Partitions map[string]int32
 	// Version changes whenever membership, target or owners change.
 	Version uint64
@@ -151,21 +153,19 @@ func (s *Store) Group(group string) (GroupState, error) {
 func (s *Store) groupState(name string) GroupState {
 	gs := GroupState{Name: name, Target: map[TopicPartition]string{}, Owners: map[TopicPartition]Ownership{},
 		Partitions: map[string]int32{}}
+	for name, t := range s.st.byName {
+		gs.Partitions[name] = int32(len(t.partitions))
+	}
 	g := s.st.groups[name]
 	if g == nil {
 		return gs
 	}
 	gs.Assignor, gs.Generation, gs.Version = g.assignor, g.generation, g.version
-	members := slices.SortedFunc(maps.Values(g.members), func(a, b *member) int { return int(a.order - b.order) })
+	members := slices.SortedFunc(maps.Values(g.members), func(a, b *member) int { return cmp.Compare(a.order, b.order) })
 	for _, m := range members {
 		gs.Members = append(gs.Members, GroupMember{ID: m.id, InstanceID: m.instance, Slot: m.slot, Assignor: m.assignor,
 			Topics: m.topics, SessionTimeout: time.Duration(m.sessionTimeout) * time.Millisecond,
 			RebalanceTimeout: time.Duration(m.rebalanceTimeout) * time.Millisecond, Joined: time.Unix(0, m.joined)})
-		for _, name := range m.topics {
-			if t := s.st.byName[name]; t != nil {
-				gs.Partitions[name] = int32(len(t.partitions))
-			}
-		}
 	}
 	for k, id := range g.target {
 		gs.Target[s.topicPartition(k)] = id
