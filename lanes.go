@@ -56,23 +56,43 @@ func (w *Workers) dispatch(j job) {
 	l.queue = append(l.queue, j)
 	if !l.running {
 		l.running = true
-		w.ready <- l // never blocks: it holds one slot per record in flight
+		w.makeReady(l)
 	}
 }
 
-// next takes the first record of a ready lane.
-func (w *Workers) next(l *lane) (job, bool) {
+// makeReady puts l on the ready queue; w.mu is held. The queue is a slice,
+// not a channel: one poll may hand over more lanes than MaxInFlight, and a
+// send that blocked here would hold w.mu against the workers that drain it.
+func (w *Workers) makeReady(l *lane) {
+	w.ready = append(w.ready, l)
+	w.work.Signal()
+}
+
+// take waits for a ready lane and takes its first record; false once the
+// pool stopped and no lane is ready.
+func (w *Workers) take() (*lane, job, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(l.queue) == 0 {
-		l.running = false
-		delete(w.lanes, l.key)
-		return job{}, false
+	for {
+		for len(w.ready) == 0 && !w.stopped {
+			w.work.Wait()
+		}
+		if len(w.ready) == 0 {
+			return nil, job{}, false
+		}
+		l := w.ready[0]
+		w.ready[0] = nil
+		w.ready = w.ready[1:]
+		if len(l.queue) == 0 { // dropQueued emptied it
+			l.running = false
+			delete(w.lanes, l.key)
+			continue
+		}
+		j := l.queue[0]
+		l.queue[0] = job{}
+		l.queue = l.queue[1:]
+		return l, j, true
 	}
-	j := l.queue[0]
-	l.queue[0] = job{}
-	l.queue = l.queue[1:]
-	return j, true
 }
 
 // done puts l back on the ready queue if it has more records, or drops it.
@@ -80,7 +100,7 @@ func (w *Workers) done(l *lane) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(l.queue) > 0 {
-		w.ready <- l
+		w.makeReady(l)
 		return
 	}
 	l.running = false

@@ -1,8 +1,6 @@
 package spool
 
 import (
-	"fmt"
-	"os"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -238,11 +236,9 @@ func (m *member) maintain(gs *store.GroupState, now time.Time) store.GroupChange
 		}
 		switch {
 		case !o.Alive && o.InstanceID == "":
-			fmt.Fprintf(os.Stderr, "DEBUG %d %s sees %s dead (slot %d)\n", os.Getpid(), m.ID(), o.ID, o.Slot)
 			c.Leave = append(c.Leave, store.Leave{Member: o.ID, Reason: store.LeaveDied})
 		case !o.Heartbeat.IsZero() && now.Sub(o.Heartbeat) > o.SessionTimeout,
 			o.Heartbeat.IsZero() && !o.Alive:
-			fmt.Fprintf(os.Stderr, "DEBUG %d %s sees %s timed out (slot %d) %v\n", os.Getpid(), m.ID(), o.ID, o.Slot, o.Heartbeat)
 			c.Leave = append(c.Leave, store.Leave{Member: o.ID, Reason: store.LeaveSession})
 		}
 	}

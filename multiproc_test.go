@@ -19,6 +19,8 @@ func TestChildProcess(t *testing.T) {
 		t.Skip("run as a child process by other tests")
 	case "consume-and-commit":
 		consumeAndCommit(t, os.Getenv("SPOOL_TEST_FILE"), os.Getenv("SPOOL_TEST_COUNT"))
+	case "workers":
+		workersChild(t) // group_multiproc_test.go
 	}
 }
 

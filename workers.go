@@ -70,6 +70,11 @@ const (
 // as the effect, so that both commit or neither does. Handlers save
 // r.Offset+1 for r's group, topic and partition; Position reads it back
 // when the member takes the partition. It needs Ordering PerPartition.
+//
+// A handler that outlives its partition's move (past RebalanceTimeout, or
+// in a process stopped past its SessionTimeout) could commit after the new
+// owner read the position. To fence it, save Tx.Generation with the
+// position and make the save fail when the stored generation is higher.
 type OffsetStore interface {
 	// Position returns the offset at which the group resumes a partition,
 	// and whether one was saved.
@@ -93,7 +98,8 @@ type WorkersOptions struct {
 	// Delivery is AtLeastOnce unless set.
 	Delivery Delivery
 	// MaxInFlight bounds the records handed to workers and not finished:
-	// 1000 when zero. The pool stops reading at the bound.
+	// 1000 when zero. The pool stops reading at the bound; the poll that
+	// reaches it may pass it, by up to MaxPollBytes of records.
 	MaxInFlight int
 	// CommitInterval is how often AtLeastOnce commits acknowledgements:
 	// 100ms when zero.
@@ -123,7 +129,9 @@ type Workers struct {
 	acks      map[TopicPartition]*partitionAcks
 	failed    error // the first handler or commit error
 
-	ready chan *lane
+	ready   []*lane   // lanes with records for a worker, in turn
+	work    sync.Cond // signalled when ready gets a lane, broadcast at the end
+	stopped bool      // set when the coordinator is done: workers exit when ready is empty
 
 	pmu    sync.Mutex
 	parts  map[string]partitioner // Tx.Produce's partitioners, by topic
@@ -158,9 +166,9 @@ func (db *DB) NewWorkers(opts WorkersOptions, handler Handler) (*Workers, error)
 	}
 	opts.ConsumerOptions = opts.ConsumerOptions.withDefaults()
 	w := &Workers{db: db, opts: opts, handler: handler, lanes: map[laneKey]*lane{},
-		acks: map[TopicPartition]*partitionAcks{}, parts: map[string]partitioner{},
-		ready: make(chan *lane, opts.MaxInFlight+1)}
+		acks: map[TopicPartition]*partitionAcks{}, parts: map[string]partitioner{}}
 	w.space.L = &w.mu
+	w.work.L = &w.mu
 	return w, nil
 }
 
@@ -190,11 +198,13 @@ func (w *Workers) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for range w.opts.Workers {
 		wg.Go(func() {
-			for l := range w.ready {
-				if j, ok := w.next(l); ok {
-					w.handle(runCtx, stop, j)
-					w.done(l)
+			for {
+				l, j, ok := w.take()
+				if !ok {
+					return
 				}
+				w.handle(runCtx, stop, j)
+				w.done(l)
 			}
 		})
 	}
@@ -206,7 +216,10 @@ func (w *Workers) Run(ctx context.Context) error {
 	// Closing the consumer hands every partition over: it waits for the
 	// records with workers and commits their acknowledgements.
 	closeErr := c.Close()
-	close(w.ready)
+	w.mu.Lock()
+	w.stopped = true
+	w.work.Broadcast()
+	w.mu.Unlock()
 	wg.Wait()
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -226,8 +239,9 @@ func (w *Workers) coordinate(ctx context.Context) {
 		for w.inflight >= w.opts.MaxInFlight && ctx.Err() == nil && w.failed == nil {
 			w.waitSpace(ctx)
 		}
+		failed := w.failed != nil
 		w.mu.Unlock()
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || failed {
 			return
 		}
 		f, err := w.c.Poll(ctx)
@@ -305,7 +319,7 @@ func (w *Workers) handle(ctx context.Context, stop context.CancelFunc, j job) {
 		w.mu.Unlock()
 	}()
 	a := j.a
-	tx := &Tx{w: w}
+	tx := &Tx{w: w, generation: a.generation}
 	err := w.handler(a.ctx, j.r, tx)
 	if a.ctx.Err() != nil {
 		// The partition went before the handler was done: its new owner
@@ -391,8 +405,10 @@ func (w *Workers) assigned(tps []TopicPartition, user func([]TopicPartition)) {
 			w.fail(err)
 			continue
 		}
+		a := newPartitionAcks(w.base, tp, position, acked)
+		a.generation = w.c.member.generationOf(tp)
 		w.mu.Lock()
-		w.acks[tp] = newPartitionAcks(w.base, tp, position, acked)
+		w.acks[tp] = a
 		w.mu.Unlock()
 	}
 	if user != nil {
@@ -408,7 +424,13 @@ func (w *Workers) start(tp TopicPartition) (int64, []store.OffsetRange, error) {
 			return 0, nil, fmt.Errorf("spool: offset store, %s/%d: %w", tp.Topic, tp.Partition, err)
 		}
 		if ok {
-			return off, nil, w.c.Seek(tp.Topic, tp.Partition, At(off))
+			if err := w.c.Seek(tp.Topic, tp.Partition, At(off)); err != nil {
+				return 0, nil, err
+			}
+			// Seek clamps an offset out of the log; the tracker starts
+			// where reading does.
+			position, err := w.c.Position(tp.Topic, tp.Partition)
+			return position, nil, err
 		}
 	}
 	return w.c.startOf(tp)
