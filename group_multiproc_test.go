@@ -507,3 +507,94 @@ func TestWorkersPollLargerThanMaxInFlight(t *testing.T) {
 		})
 	}
 }
+
+// TestExactlyOncePipelineWithKills: member processes run Workers with
+// Delivery ExactlyOnce whose handler turns each input record into one
+// output record (Tx.Produce), while the parent kills one of them with
+// SIGKILL at random points, several times, and starts a replacement each
+// time. Once the group has processed every input record, the output topic
+// holds each one's result exactly once, though some were handled twice.
+func TestExactlyOncePipelineWithKills(t *testing.T) {
+	rng := rand.New(rand.NewPCG(groupSeed(t), 0))
+	n, kills := soak(t, 6000), soak(t, 4)
+	path, db := groupFile(t, map[string]int{"in": 4, "out": 3})
+	p := newProducer(t, db, nil)
+	rs := make([]*Record, n)
+	for i := range rs {
+		rs[i] = &Record{Topic: "in", Value: fmt.Appendf(nil, "id-%d", i)}
+	}
+	if err := p.ProduceSync(ctx, rs...); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"SPOOL_TEST_TOPIC=in", "SPOOL_TEST_OUTPUT=out", "SPOOL_TEST_DELIVERY=exactly-once"}
+	started := 0
+	start := func() *groupChild {
+		started++
+		return startMember(t, fmt.Sprintf("member%d", started), path, env...)
+	}
+	live := []*groupChild{start(), start()}
+	// The first kill strikes a member that owns partitions and works; the
+	// later ones may strike one that is still joining.
+	waitGroup(t, db, "two members sharing the partitions", time.Minute, ownedByLive("in", 4, 2))
+	var dead []*groupChild
+	deadline := time.Now().Add(time.Minute)
+	for k := 0; k < kills; k++ {
+		at := processed(t, db, "in") + n/(3*kills) + rng.IntN(n/(3*kills))
+		for processed(t, db, "in") < at && processed(t, db, "in") < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("after a minute, %d of %d records processed", processed(t, db, "in"), n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if processed(t, db, "in") == n {
+			t.Logf("all processed after %d kills", k)
+			break
+		}
+		i := rng.IntN(len(live))
+		live[i].kill()
+		dead = append(dead, live[i])
+		live[i] = start()
+	}
+	waitLagZero(t, db, "in", 4)
+	all := newHandled()
+	for _, c := range live {
+		c.stop()
+	}
+	for _, c := range append(live, dead...) {
+		c.handled(all)
+	}
+	twice := 0
+	for _, offsets := range all.n {
+		for _, times := range offsets {
+			if times > 1 {
+				twice++
+			}
+		}
+	}
+	t.Logf("%d processes killed; %d input records handled more than once", len(dead), twice)
+
+	c := newConsumer(t, db, &ConsumerOptions{})
+	if err := c.Assign("out"); err != nil {
+		t.Fatal(err)
+	}
+	outputs := 0
+	for part := range int32(3) {
+		_, hwm, err := db.s.Offsets("out", part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outputs += int(hwm)
+	}
+	seen := map[string]int{}
+	for _, r := range pollAll(t, c, outputs) {
+		seen[string(r.Value)]++
+	}
+	for i := range n {
+		if k := seen[fmt.Sprintf("out:id-%d", i)]; k != 1 {
+			t.Errorf("the output of id-%d is there %d times", i, k)
+		}
+	}
+	if outputs != n {
+		t.Errorf("%d output records, want %d", outputs, n)
+	}
+}
