@@ -186,7 +186,7 @@ func (c *groupChild) handled(all *handled) *handled {
 	return h
 }
 
-// workersChild runs a Workers pool of group "g" (Unordered, 4 workers) on
+// workersChild runs a Workers pool of group "g" (Unordered, 16 workers) on
 // SPOOL_TEST_FILE, reading SPOOL_TEST_TOPIC, with delivery SPOOL_TEST_DELIVERY
 // (at-least-once or exactly-once) and RebalanceTimeout
 // SPOOL_TEST_REBALANCE_TIMEOUT. The handler produces "out:VALUE" to
@@ -206,7 +206,7 @@ func workersChild(t *testing.T) {
 	}
 	defer events.Close()
 	opts := WorkersOptions{ConsumerOptions: ConsumerOptions{Group: "g"}, Topics: []string{env("SPOOL_TEST_TOPIC")},
-		Workers: 4, Ordering: Unordered, CommitInterval: 20 * time.Millisecond}
+		Workers: 16, Ordering: Unordered, CommitInterval: 20 * time.Millisecond}
 	switch d := env("SPOOL_TEST_DELIVERY"); d {
 	case "", "at-least-once":
 	case "exactly-once":
@@ -596,5 +596,186 @@ func TestExactlyOncePipelineWithKills(t *testing.T) {
 	}
 	if outputs != n {
 		t.Errorf("%d output records, want %d", outputs, n)
+	}
+}
+
+// TestLagCountsAcknowledged: Lag is the records not yet processed, so the
+// records acknowledged above the committed offset do not count, nor those
+// retention removed.
+func TestLagCountsAcknowledged(t *testing.T) {
+	p := store.PartitionInfo{Partition: 0, LogStartOffset: 0, HighWatermark: 100}
+	acked := []store.OffsetRange{{Start: 12, End: 20}, {Start: 30, End: 31}, {Start: 90, End: 120}}
+	for _, c := range []struct {
+		name     string
+		logStart int64
+		c        store.Committed
+		lag, ack int64
+	}{
+		{"nothing committed", 0, store.Committed{Offset: -1}, 100, 0},
+		{"no ranges", 0, store.Committed{Offset: 10}, 90, 0},
+		{"ranges", 0, store.Committed{Offset: 10, Acked: acked}, 90 - 8 - 1 - 10, 19},
+		{"retention inside a range", 15, store.Committed{Offset: 10, Acked: acked}, 85 - 5 - 1 - 10, 16},
+		{"retention past the ranges", 95, store.Committed{Offset: 10, Acked: acked}, 0, 5},
+	} {
+		p.LogStartOffset = c.logStart
+		l := lagOf("t", p, c.c)
+		if l.Lag != c.lag || l.Acknowledged != c.ack || l.Committed != c.c.Offset {
+			t.Errorf("%s: lag %d, acknowledged %d; want %d, %d", c.name, l.Lag, l.Acknowledged, c.lag, c.ack)
+		}
+	}
+}
+
+// lagByScan is the lag of each partition of topic, counted offset by
+// offset from the group's committed offset and acknowledged ranges.
+func lagByScan(t *testing.T, db *DB, topic string, partitions int32) map[int32]int64 {
+	t.Helper()
+	out := map[int32]int64{}
+	for p := range partitions {
+		logStart, hwm, err := db.s.Offsets(topic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, ok, err := db.s.CommittedOffset("g", topic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		from := logStart
+		if ok {
+			from = max(from, c.Offset)
+		}
+		for off := from; off < hwm; off++ {
+			if !slices.ContainsFunc(c.Acked, func(r store.OffsetRange) bool { return r.Start <= off && off < r.End }) {
+				out[p]++
+			}
+		}
+	}
+	return out
+}
+
+// waitLag polls DB.Lag until each partition of "t" lags by want, and
+// checks each time that it lies between the lags counted by lagByScan
+// just before and just after: nothing is produced meanwhile, so lag can
+// only fall.
+func waitLag(t *testing.T, db *DB, what string, partitions int32, want map[int32]int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		before := lagByScan(t, db, "t", partitions)
+		lags, err := db.Lag("g")
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := lagByScan(t, db, "t", partitions)
+		done := len(lags) == int(partitions)
+		for _, l := range lags {
+			if l.Lag > before[l.Partition] || l.Lag < after[l.Partition] {
+				t.Fatalf("%s: lag of t/%d is %d (%+v), counted %d before and %d after", what, l.Partition, l.Lag, l, before[l.Partition], after[l.Partition])
+			}
+			done = done && l.Lag == want[l.Partition] && after[l.Partition] == want[l.Partition]
+		}
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: after 30 s the lag is %+v, want %v", what, lags, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestLagWhileMembersComeAndGo: DB.Lag agrees with the committed offsets
+// and acknowledged ranges, counted record by record, while members join,
+// leave, and die with SIGKILL. Some records get stuck in their handlers:
+// the members go past them, and each stuck record is one record of lag,
+// however far the committed offset stays behind it (each stuck record
+// holds a worker: the pools have more workers than stuck records). Member A is in this
+// process, B and C in children.
+func TestLagWhileMembersComeAndGo(t *testing.T) {
+	const partitions = 4
+	path, db := groupFile(t, map[string]int{"t": partitions})
+	p := newProducer(t, db, &ProducerOptions{Partitioner: ManualPartitioner()})
+	stuck := map[int32]int64{}
+	phase := 0
+	// produce adds 50 records to each partition, one of them stuck in
+	// each of stuckIn.
+	produce := func(stuckIn ...int32) {
+		t.Helper()
+		phase++
+		var rs []*Record
+		for part := range int32(partitions) {
+			for i := range 50 {
+				v := fmt.Sprintf("v-%d-%d-%d", phase, part, i)
+				if i == 10 && slices.Contains(stuckIn, part) {
+					v = "stuck-" + v
+					stuck[part]++
+				}
+				rs = append(rs, &Record{Topic: "t", Partition: part, Value: []byte(v)})
+			}
+		}
+		if err := p.ProduceSync(ctx, rs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The lag is read through a DB of its own, which sees each commit whole
+	// as other processes do. (The DB that commits applies a commit's
+	// operations to its state one at a time, and a read of the same DB in
+	// between sees the committed offset without its acknowledged ranges;
+	// A commits through db.)
+	obs, err := Open(path, &Options{ReadOnly: true, NoCreate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.Close()
+	settle := func(what string, members int) {
+		t.Helper()
+		waitGroup(t, obs, what, time.Minute, ownedByLive("t", partitions, members))
+		waitLag(t, obs, what, partitions, stuck)
+	}
+	const rebalance = 300 * time.Millisecond
+	stopA := runWorkers(t, db, WorkersOptions{ConsumerOptions: ConsumerOptions{Group: "g", RebalanceTimeout: rebalance},
+		Topics: []string{"t"}, Ordering: Unordered, Workers: 16, CommitInterval: 20 * time.Millisecond},
+		func(ctx context.Context, r *Record, tx *Tx) error {
+			if bytes.HasPrefix(r.Value, []byte("stuck")) {
+				<-ctx.Done() // until the partition goes
+				return ctx.Err()
+			}
+			return nil
+		})
+	produce(0, 2)
+	settle("A alone", 1)
+
+	env := []string{"SPOOL_TEST_TOPIC=t", "SPOOL_TEST_REBALANCE_TIMEOUT=" + rebalance.String()}
+	b := startMember(t, "B", path, env...)
+	settle("B joined A", 2)
+	produce(1)
+	settle("A and B", 2)
+
+	c := startMember(t, "C", path, env...)
+	settle("C joined A and B", 3)
+	produce(3)
+	settle("A, B and C", 3)
+
+	b.kill()
+	settle("B killed", 2)
+	produce(0)
+	settle("A and C", 2)
+
+	stopA()
+	settle("A left", 1)
+	produce(2)
+	settle("C alone", 1)
+
+	c.send("unstick")
+	clear(stuck)
+	settle("C unstuck", 1)
+	c.stop()
+	lags, err := obs.Lag("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lags {
+		if l.Lag != 0 || l.Acknowledged != 0 || l.Committed != l.HighWatermark {
+			t.Errorf("at the end: %+v", l)
+		}
 	}
 }
