@@ -66,15 +66,22 @@ func (w *batchWriter) record(estimate int, plan func(*batchWriter) error) error 
 }
 
 // emit applies op to the state and adds it to the record being planned.
-func (w *batchWriter) emit(op format.Op) error {
+func (w *batchWriter) emit(op format.Op) error { return w.emitAll(op) }
+
+// emitAll applies ops under one hold of the state's lock, so that a reader
+// sees all of them or none: an offset commit and its acknowledged ranges,
+// a member's leave and the assignment that follows it.
+func (w *batchWriter) emitAll(ops ...format.Op) error {
 	w.s.mu.Lock()
-	err := w.s.st.apply(op, w.lsn)
-	w.s.mu.Unlock()
-	if err != nil {
-		w.broken = fmt.Errorf("internal error applying %T: %w", op, err)
-		return w.broken
+	for _, op := range ops {
+		if err := w.s.st.apply(op, w.lsn); err != nil {
+			w.s.mu.Unlock()
+			w.broken = fmt.Errorf("internal error applying %T: %w", op, err)
+			return w.broken
+		}
+		w.ops = format.AppendOp(w.ops, op)
 	}
-	w.ops = format.AppendOp(w.ops, op)
+	w.s.mu.Unlock()
 	return nil
 }
 

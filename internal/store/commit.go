@@ -218,12 +218,7 @@ func (w *batchWriter) planTxn(txn *Txn, results []AppendResult) error {
 		}
 		results[i] = r
 	}
-	for _, o := range offsets {
-		if err := w.emit(o); err != nil {
-			return err
-		}
-	}
-	return nil
+	return w.emitAll(offsets...)
 }
 
 // appendBatches copies batches into p's extents, assigning offsets from p's

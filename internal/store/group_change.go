@@ -67,10 +67,8 @@ func (w *batchWriter) planGroupChange(group string, change *GroupChange) error {
 		}
 		return err
 	}
-	for _, op := range append(ops, more...) {
-		if err := w.emit(op); err != nil {
-			return err
-		}
+	if err := w.emitAll(append(ops, more...)...); err != nil {
+		return err
 	}
 	if slot != noSlot {
 		s.slotMu.Lock()

@@ -341,3 +341,36 @@ func randomGroupChange(rng *rand.Rand, gs *GroupState, next *int) GroupChange {
 	}
 	return c
 }
+
+// TestOffsetAndAcksSeenTogether: a reader in the writing process never sees
+// an offset commit without the acknowledged ranges committed with it.
+func TestOffsetAndAcksSeenTogether(t *testing.T) {
+	s := openWithTopic(t, vfs.NewMem(), 1)
+	defer s.Close()
+	done := make(chan struct{})
+	torn := make(chan Committed, 1)
+	go func() {
+		defer close(torn)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if c, ok, _ := s.CommittedOffset("g", "t", 0); ok && len(c.Acked) == 0 {
+				torn <- c
+				return
+			}
+		}
+	}()
+	for i := range int64(2000) {
+		if _, err := s.Commit(ctx, &Txn{Durability: DurabilityNone, Offsets: []Offset{{Group: "g", Topic: "t", Offset: i,
+			Acked: []OffsetRange{{Start: i + 2, End: i + 3}}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	if c, ok := <-torn; ok {
+		t.Fatalf("a reader saw committed offset %d without its acknowledged ranges", c.Offset)
+	}
+}
