@@ -281,7 +281,10 @@ func (c *Consumer) setPaused(paused bool, topic string, partitions []int32) {
 
 // Close commits the positions, unless DisableAutoCommit, and closes the
 // consumer; a member of a group leaves it in the same commit, and its
-// partitions go to the other members at once. The DB stays open.
+// partitions go to the other members at once. A static member (InstanceID)
+// does not leave, as in Kafka: the group keeps its partitions for it, unread,
+// until a member with its instance id joins or its SessionTimeout passes.
+// The DB stays open.
 func (c *Consumer) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -297,8 +300,12 @@ func (c *Consumer) Close() error {
 		} else if !c.opts.DisableAutoCommit {
 			offsets, _ = c.positions()
 		}
-		err = c.member.leave(context.Background(), store.LeaveClosed, offsets)
 		c.member.close()
+		if c.opts.InstanceID != "" {
+			err = c.member.detach(context.Background(), offsets)
+		} else {
+			err = c.member.leave(context.Background(), store.LeaveClosed, offsets)
+		}
 	case !c.opts.DisableAutoCommit && c.opts.Group != "":
 		err = c.commitPositions(context.Background())
 	}

@@ -179,3 +179,87 @@ func TestGroupInfo(t *testing.T) {
 		t.Fatalf("after the member left: %+v, %v", info, err)
 	}
 }
+
+// TestStaticMemberComesBack: a static member that closes keeps its
+// partitions in the group, unread, and the member that joins with its
+// instance id takes them back without a new generation.
+func TestStaticMemberComesBack(t *testing.T) {
+	db := openDB(t, 2)
+	a := groupConsumer(t, db, "g", ConsumerOptions{InstanceID: "a"})
+	b := groupConsumer(t, db, "g", ConsumerOptions{InstanceID: "b"})
+	pollUntil(t, func(map[*Consumer][]*Record) bool {
+		return len(a.Assignment()["t"]) == 1 && len(b.Assignment()["t"]) == 1
+	}, a, b)
+	aPart := a.Assignment()["t"][0]
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := db.Group("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(before.Members) != 2 || before.Members[0].Alive || !slices.Equal(before.Members[0].Partitions, []TopicPartition{{"t", aPart}}) {
+		t.Fatalf("after the static member closed: %+v", before)
+	}
+	// b goes on heartbeating, which shows its loop runs, and leaves a's
+	// partition alone.
+	beat := before.Members[1].Heartbeat
+	pollUntil(t, func(map[*Consumer][]*Record) bool {
+		info, _ := db.Group("g")
+		return info.Members[1].Heartbeat.Sub(beat) >= 3*100*time.Millisecond
+	}, b)
+	if got := b.Assignment()["t"]; len(got) != 1 {
+		t.Fatalf("the other member took the static member's partition: it owns %v", got)
+	}
+	a2 := groupConsumer(t, db, "g", ConsumerOptions{InstanceID: "a"})
+	after, err := db.Group("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Generation != before.Generation || len(after.Members) != 2 || after.Members[1].InstanceID != "a" ||
+		!slices.Equal(after.Members[1].Partitions, []TopicPartition{{"t", aPart}}) {
+		t.Fatalf("after the static member came back: %+v; before: %+v", after, before)
+	}
+	pollUntil(t, func(map[*Consumer][]*Record) bool { return len(a2.Assignment()["t"]) == 1 }, a2)
+}
+
+// TestSessionTimeoutRemovesMember: a member whose heartbeats stop (here a
+// static member that closed) is removed once its session times out, and
+// its partitions move.
+func TestSessionTimeoutRemovesMember(t *testing.T) {
+	db := openDB(t, 2)
+	a := groupConsumer(t, db, "g", ConsumerOptions{InstanceID: "a", SessionTimeout: 300 * time.Millisecond})
+	b := groupConsumer(t, db, "g", ConsumerOptions{})
+	pollUntil(t, func(map[*Consumer][]*Record) bool {
+		return len(a.Assignment()["t"]) == 1 && len(b.Assignment()["t"]) == 1
+	}, a, b)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, func(map[*Consumer][]*Record) bool { return len(b.Assignment()["t"]) == 2 }, b)
+	info, err := db.Group("g")
+	if err != nil || len(info.Members) != 1 {
+		t.Fatalf("after the session timeout: %+v, %v", info, err)
+	}
+}
+
+// TestMaxPollIntervalLeaves: a member that stops polling leaves its group,
+// and its partitions go to the one that polls; when it polls again it
+// learns that it lost them, and joins again.
+func TestMaxPollIntervalLeaves(t *testing.T) {
+	db := openDB(t, 2)
+	var lost []TopicPartition
+	a := groupConsumer(t, db, "g", ConsumerOptions{MaxPollInterval: 300 * time.Millisecond,
+		OnLost: func(tps []TopicPartition) { lost = append(lost, tps...) }})
+	b := groupConsumer(t, db, "g", ConsumerOptions{})
+	pollUntil(t, func(map[*Consumer][]*Record) bool {
+		return len(a.Assignment()["t"]) == 1 && len(b.Assignment()["t"]) == 1
+	}, a, b)
+	pollUntil(t, func(map[*Consumer][]*Record) bool { return len(b.Assignment()["t"]) == 2 }, b)
+	pollUntil(t, func(map[*Consumer][]*Record) bool {
+		return len(a.Assignment()["t"]) == 1 && len(b.Assignment()["t"]) == 1
+	}, a, b)
+	if len(lost) != 1 {
+		t.Fatalf("the member that stopped polling lost %v, want its one partition", lost)
+	}
+}

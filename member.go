@@ -414,7 +414,21 @@ func (m *member) leave(ctx context.Context, reason store.LeaveReason, offsets []
 	return err
 }
 
-// close stops the loop; the member leaves first by leave.
+// detach commits offsets and ends this process's hold on the member
+// without taking it out of its group: a static member's way to stop.
+func (m *member) detach(ctx context.Context, offsets []store.Offset) error {
+	m.mu.Lock()
+	m.lost = true
+	m.mu.Unlock()
+	var err error
+	if len(offsets) > 0 {
+		_, err = m.s.Commit(ctx, &store.Txn{Offsets: offsets, Durability: store.Durability(m.opts.Durability)})
+	}
+	m.s.Detach(m.slot.Load())
+	return err
+}
+
+// close stops the loop; the member leaves or detaches after.
 func (m *member) close() {
 	close(m.stop)
 	<-m.done

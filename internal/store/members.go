@@ -218,6 +218,12 @@ func (s *Store) forgetLost() {
 	}
 }
 
+// Detach releases the slot lock of a member of this Store without taking
+// the member out of its group, as when its process ends: the member's
+// heartbeats stop, and other members see its process gone. A static
+// member's successor takes its place by joining with its instance id.
+func (s *Store) Detach(slot uint32) { s.dropSlot(slot) }
+
 // Heartbeat records that the member in slot is alive now.
 func (s *Store) Heartbeat(slot uint32) error {
 	if err := s.enter(); err != nil {
