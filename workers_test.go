@@ -3,6 +3,7 @@ package spool
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -178,6 +179,94 @@ func TestFoundingScenario(t *testing.T) {
 			}
 			if h.by["second"] != want {
 				t.Errorf("the new member processed %d records, want %d", h.by["second"], want)
+			}
+		})
+	}
+}
+
+// TestWorkersOrdering: PerPartition hands a partition's records to the
+// handler one at a time in offset order, PerKey a key's; Unordered lets
+// records of one key overlap. Each handler checks its rule as records
+// arrive, with the records of a lane overlapping if the rule allows.
+func TestWorkersOrdering(t *testing.T) {
+	for _, o := range []Ordering{PerPartition, PerKey, Unordered} {
+		t.Run(fmt.Sprint(o), func(t *testing.T) {
+			db := openDB(t, 2)
+			p := newProducer(t, db, nil)
+			var rs []*Record
+			for i := range 2000 {
+				k := fmt.Appendf(nil, "k%d", i%10)
+				rs = append(rs, &Record{Topic: "t", Key: k, Value: fmt.Appendf(nil, "%d", i)})
+			}
+			if err := p.ProduceSync(ctx, rs...); err != nil {
+				t.Fatal(err)
+			}
+			h := newHandled()
+			var mu sync.Mutex
+			running := map[string]int{} // records of a lane with a worker now
+			last := map[string]int64{}  // a lane's last offset started
+			overlapped, outOfOrder := 0, 0
+			// Unordered: the first record waits until another of its
+			// lane runs beside it, which only an ordering that lets them
+			// overlap allows (others fail after ten seconds).
+			first, together := "", make(chan struct{})
+			lane := func(r *Record) string {
+				if o == PerPartition {
+					return fmt.Sprint(r.Partition)
+				}
+				return fmt.Sprint(r.Partition, string(r.Key))
+			}
+			runWorkers(t, db, WorkersOptions{ConsumerOptions: ConsumerOptions{Group: "g"}, Topics: []string{"t"},
+				Ordering: o, Workers: 8}, func(ctx context.Context, r *Record, tx *Tx) error {
+				l := lane(r)
+				mu.Lock()
+				running[l]++
+				if running[l] > 1 {
+					overlapped++
+				}
+				if prev, ok := last[l]; ok && r.Offset < prev {
+					outOfOrder++
+				}
+				last[l] = r.Offset
+				wait := false
+				if o == Unordered {
+					if first == "" {
+						first, wait = l, true
+					} else if l == first && running[l] == 2 {
+						close(together)
+						first = "done"
+					}
+				}
+				mu.Unlock()
+				if wait {
+					select {
+					case <-together:
+					case <-time.After(10 * time.Second):
+					}
+				}
+				// Give other workers a chance to start a record of
+				// the same lane, if the ordering lets them.
+				for range 100 {
+					runtime.Gosched()
+				}
+				mu.Lock()
+				running[l]--
+				mu.Unlock()
+				h.add("pool", r)
+				return nil
+			})
+			h.waitFor(t, "every record", func() bool { return h.total() == 2000 })
+			mu.Lock()
+			defer mu.Unlock()
+			switch o {
+			case PerPartition, PerKey:
+				if overlapped != 0 || outOfOrder != 0 {
+					t.Fatalf("%d records overlapped others of their lane, %d came out of order", overlapped, outOfOrder)
+				}
+			case Unordered:
+				if overlapped == 0 {
+					t.Fatal("no two records of a key ran at once with 8 workers: Unordered serializes")
+				}
 			}
 		})
 	}
