@@ -138,3 +138,52 @@ func BenchmarkConsume(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
 }
+
+// BenchmarkWorkers: a pool of 8 workers with an empty handler over 4
+// partitions of records produced beforehand, in each delivery mode, with
+// the file's durability sync (every commit of acknowledgements synced).
+// ExactlyOnce also produces one output record per input.
+func BenchmarkWorkers(b *testing.B) {
+	for _, d := range []Delivery{AtLeastOnce, AtMostOnce, ExactlyOnce} {
+		b.Run(fmt.Sprint(d), func(b *testing.B) {
+			db := benchDB(b, DurabilitySync, 4)
+			if err := db.CreateTopic(ctx, "out", 4, nil); err != nil {
+				b.Fatal(err)
+			}
+			p, err := db.NewProducer(&ProducerOptions{Durability: DurabilityNone})
+			if err != nil {
+				b.Fatal(err)
+			}
+			value := make([]byte, 100)
+			for i := range b.N {
+				p.Produce(ctx, &Record{Topic: "t", Key: fmt.Appendf(nil, "%d", i%1000), Value: value}, nil)
+			}
+			if err := p.Close(); err != nil {
+				b.Fatal(err)
+			}
+			var handled atomic.Int64
+			ctx, stop := context.WithCancel(ctx)
+			defer stop()
+			w, err := db.NewWorkers(WorkersOptions{ConsumerOptions: ConsumerOptions{Group: "g"}, Topics: []string{"t"},
+				Ordering: PerKey, Delivery: d, Workers: 8}, func(ctx context.Context, r *Record, tx *Tx) error {
+				if d == ExactlyOnce {
+					if err := tx.Produce(&Record{Topic: "out", Key: r.Key, Value: r.Value}); err != nil {
+						return err
+					}
+				}
+				if handled.Add(1) == int64(b.N) {
+					stop()
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			if err := w.Run(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}

@@ -47,21 +47,25 @@ const (
 	// AtLeastOnce acknowledges a record when its handler returns nil, and
 	// commits the acknowledgements every CommitInterval and whenever a
 	// partition moves: after a crash the records acknowledged since the
-	// last commit are delivered again, and their Tx output, which was not
-	// committed either, is produced again once. The default.
+	// last commit are delivered again. Their Tx output was not committed
+	// either (it commits with the acknowledgement), so it is produced once
+	// all the same. The default.
 	AtLeastOnce Delivery = iota
 	// AtMostOnce commits a record's acknowledgement before its handler
 	// runs: a record is never delivered twice, and one whose handler did
 	// not finish is never delivered again. Tx output is committed after
 	// the handler returns, on its own.
 	AtMostOnce
-	// ExactlyOnce commits each record's acknowledgement with its Tx output
-	// as one transaction as soon as its handler returns (concurrent
-	// handlers share the commit and its sync), and the worker waits for it
-	// before its next record. After a crash, no acknowledged record is
-	// delivered again and every output is in the file exactly once. For
-	// effects outside the file, keep the position in the same database
-	// transaction as the effect: see OffsetStore.
+	// ExactlyOnce commits acknowledgements with their Tx output without
+	// waiting for an interval: as soon as a handler returns, the next
+	// commit carries its record with every acknowledgement since the last
+	// (the partitions' commits share one sync), and the worker goes on to
+	// its next record meanwhile. After a crash no record whose
+	// acknowledgement was committed is delivered again, its output is in
+	// the file exactly once, and the few records not yet committed are
+	// delivered again with no output in the file. For effects outside the
+	// file, keep the position in the same database transaction as the
+	// effect: see OffsetStore.
 	ExactlyOnce
 )
 
@@ -127,7 +131,8 @@ type Workers struct {
 	lanes     map[laneKey]*lane
 	unordered uint64
 	acks      map[TopicPartition]*partitionAcks
-	failed    error // the first handler or commit error
+	failed    error         // the first handler or commit error
+	kick      chan struct{} // asks the committer for a commit now (ExactlyOnce)
 
 	ready   []*lane   // lanes with records for a worker, in turn
 	work    sync.Cond // signalled when ready gets a lane, broadcast at the end
@@ -166,7 +171,7 @@ func (db *DB) NewWorkers(opts WorkersOptions, handler Handler) (*Workers, error)
 	}
 	opts.ConsumerOptions = opts.ConsumerOptions.withDefaults()
 	w := &Workers{db: db, opts: opts, handler: handler, lanes: map[laneKey]*lane{},
-		acks: map[TopicPartition]*partitionAcks{}, parts: map[string]partitioner{}}
+		acks: map[TopicPartition]*partitionAcks{}, parts: map[string]partitioner{}, kick: make(chan struct{}, 1)}
 	w.space.L = &w.mu
 	w.work.L = &w.mu
 	return w, nil
@@ -208,8 +213,8 @@ func (w *Workers) Run(ctx context.Context) error {
 			}
 		})
 	}
-	if w.opts.Delivery == AtLeastOnce {
-		wg.Go(func() { w.commitEvery(runCtx) })
+	if w.opts.Delivery != AtMostOnce {
+		wg.Go(func() { w.committer(runCtx) })
 	}
 	w.coordinate(runCtx)
 	stop()
@@ -343,13 +348,11 @@ func (w *Workers) handle(ctx context.Context, stop context.CancelFunc, j job) {
 		}
 		return
 	}
-	seq, ok := a.ack(j.r.Offset, tx.records)
-	if !ok || w.opts.Delivery != ExactlyOnce {
-		return
-	}
-	if err := w.flush(ctx, a, seq); err != nil && !fenced(err) && ctx.Err() == nil {
-		w.fail(err)
-		stop()
+	if _, ok := a.ack(j.r.Offset, tx.records); ok && w.opts.Delivery == ExactlyOnce {
+		select {
+		case w.kick <- struct{}{}:
+		default: // a commit is due already
+		}
 	}
 }
 
@@ -369,16 +372,23 @@ func (w *Workers) fail(err error) {
 	w.space.Broadcast()
 }
 
-// commitEvery commits the acknowledgements of every partition each
-// CommitInterval, for AtLeastOnce.
-func (w *Workers) commitEvery(ctx context.Context) {
-	t := time.NewTicker(w.opts.CommitInterval)
-	defer t.Stop()
+// committer commits the acknowledgements of every partition, each
+// CommitInterval for AtLeastOnce, whenever a handler finished for
+// ExactlyOnce. The partitions' commits go to the store at once, which
+// writes them with one sync.
+func (w *Workers) committer(ctx context.Context) {
+	var tick <-chan time.Time
+	if w.opts.Delivery == AtLeastOnce {
+		t := time.NewTicker(w.opts.CommitInterval)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-tick:
+		case <-w.kick:
 		}
 		w.mu.Lock()
 		all := make([]*partitionAcks, 0, len(w.acks))
@@ -386,13 +396,17 @@ func (w *Workers) commitEvery(ctx context.Context) {
 			all = append(all, a)
 		}
 		w.mu.Unlock()
+		var wg sync.WaitGroup
 		for _, a := range all {
 			if seq, ok := a.pending(); ok {
-				if err := w.flush(ctx, a, seq); err != nil && !fenced(err) && ctx.Err() == nil {
-					w.fail(err)
-				}
+				wg.Go(func() {
+					if err := w.flush(ctx, a, seq); err != nil && !fenced(err) && ctx.Err() == nil {
+						w.fail(err)
+					}
+				})
 			}
 		}
+		wg.Wait()
 	}
 }
 
@@ -503,4 +517,28 @@ func (w *Workers) finalOffsets(ctx context.Context, tps []TopicPartition) []stor
 		return compareTPs(TopicPartition{a.Topic, a.Partition}, TopicPartition{b.Topic, b.Partition})
 	})
 	return offsets
+}
+
+func (o Ordering) String() string {
+	switch o {
+	case PerPartition:
+		return "PerPartition"
+	case PerKey:
+		return "PerKey"
+	case Unordered:
+		return "Unordered"
+	}
+	return fmt.Sprintf("Ordering(%d)", int(o))
+}
+
+func (d Delivery) String() string {
+	switch d {
+	case AtLeastOnce:
+		return "AtLeastOnce"
+	case AtMostOnce:
+		return "AtMostOnce"
+	case ExactlyOnce:
+		return "ExactlyOnce"
+	}
+	return fmt.Sprintf("Delivery(%d)", int(d))
 }
