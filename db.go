@@ -16,8 +16,9 @@ import (
 // consumers made from it, are safe for concurrent use. Several processes may
 // have the same file open at once.
 type DB struct {
-	s    *store.Store
-	path string
+	s       *store.Store
+	path    string
+	outputs outputPartitioners // of transactions' records
 }
 
 // Options configure Open. A nil *Options means the defaults.

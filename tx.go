@@ -1,6 +1,8 @@
 package spool
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -10,46 +12,133 @@ import (
 	"github.com/spooldb/spool/internal/store"
 )
 
-// Tx holds the records a Workers handler produces while it handles one
-// record. They are appended in the same atomic commit as that record's
-// acknowledgement: after a crash, either the record is acknowledged and its
-// output is in the file, or neither, and the record is delivered again.
-// That is exactly-once for everything a pipeline writes back to the file.
+// Tx is a transaction: records to append to any topics and consumed
+// offsets to commit, in one atomic commit. Readers see all of it or none,
+// and a transaction that is aborted, or whose process dies before Commit
+// returns, leaves no trace: nothing of it is written before Commit.
+//
+// A Workers handler gets one for the record it handles: the pool commits it
+// with that record's acknowledgement, so the record is acknowledged exactly
+// when its output is in the file. A poll loop makes one with DB.Begin,
+// adds the consumer's positions with SendOffsets (Kafka's
+// sendOffsetsToTransaction), and commits: consume, transform, produce,
+// exactly once.
 type Tx struct {
-	w          *Workers
+	db         *DB
 	records    []*Record
+	offsets    []store.Offset
+	pool       bool // a Workers handler's: the pool commits it
+	done       bool
 	generation int32
 }
 
-// Generation returns the group's generation when this member took the
-// record's partition. Whoever owns the partition after it took it in a
-// later generation, so an OffsetStore that keeps the generation with the
-// position can refuse the save of a handler whose partition moved on (a
-// zombie). A static member that comes back takes its partitions in the
-// generation they had.
+// ErrTxDone is returned for a use of a transaction after its Commit or
+// Abort, and for a Commit or Abort of a Workers handler's transaction,
+// which its pool commits.
+var ErrTxDone = errors.New("spool: transaction committed or aborted already, or committed by its Workers pool")
+
+// Begin starts a transaction.
+func (db *DB) Begin() *Tx { return &Tx{db: db} }
+
+// Generation returns, for a Workers handler's transaction, the group's
+// generation when the member took the record's partition. Whoever owns
+// the partition after it took it in a later generation, so an OffsetStore
+// that keeps the generation with the position can refuse the save of a
+// handler whose partition moved on (a zombie). A static member that comes
+// back takes its partitions in the generation they had. It is 0 for a
+// transaction from Begin.
 func (tx *Tx) Generation() int32 { return tx.generation }
 
 // Produce adds r to the transaction. r's partition is chosen as the
 // default partitioner chooses it: by key, or sticky without one. Produce
 // keeps r; do not change it after.
 func (tx *Tx) Produce(r *Record) error {
-	n, err := tx.w.partitions(r.Topic)
-	if err != nil {
+	if tx.done {
+		return ErrTxDone
+	}
+	if err := tx.db.outputs.choose(tx.db, r); err != nil {
 		return err
 	}
-	tx.w.pmu.Lock()
-	p, ok := tx.w.parts[r.Topic]
-	if !ok {
-		p = DefaultPartitioner().instance()
-		tx.w.parts[r.Topic] = p
-	}
-	r.Partition = p.partition(r, n)
-	p.batchDone(r.Partition)
-	tx.w.pmu.Unlock()
 	if r.Timestamp.IsZero() {
 		r.Timestamp = time.Now()
 	}
 	tx.records = append(tx.records, r)
+	return nil
+}
+
+// SendOffsets adds the consumer's positions to the transaction: the offset
+// after the last record each of its partitions returned, committed as its
+// group's offsets with the transaction. A member's offsets are fenced as
+// its own commits are: the transaction fails with ErrNotOwner if a
+// partition moved to another member first.
+func (tx *Tx) SendOffsets(c *Consumer) error {
+	if tx.done || tx.pool {
+		return ErrTxDone
+	}
+	if c.opts.Group == "" {
+		return ErrNoGroup
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrConsumerClosed
+	}
+	offsets, _ := c.positions()
+	tx.offsets = append(tx.offsets, offsets...)
+	return nil
+}
+
+// Commit commits the transaction: its records and offsets are all in the
+// file, or, when it returns an error, none is.
+func (tx *Tx) Commit(ctx context.Context) error {
+	if tx.done || tx.pool {
+		return ErrTxDone
+	}
+	tx.done = true
+	if len(tx.records) == 0 && len(tx.offsets) == 0 {
+		return nil
+	}
+	_, err := tx.db.s.Commit(ctx, &store.Txn{Appends: outputs(tx.records), Offsets: tx.offsets})
+	return err
+}
+
+// Abort drops the transaction.
+func (tx *Tx) Abort() error {
+	if tx.done || tx.pool {
+		return ErrTxDone
+	}
+	tx.done, tx.records, tx.offsets = true, nil, nil
+	return nil
+}
+
+// outputPartitioners choose the partitions of records produced in
+// transactions: one default partitioner per topic, shared by the DB's
+// transactions.
+type outputPartitioners struct {
+	mu     sync.Mutex
+	parts  map[string]partitioner
+	counts map[string]int32
+}
+
+func (o *outputPartitioners) choose(db *DB, r *Record) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n, ok := o.counts[r.Topic]
+	if !ok {
+		t, err := db.s.Topic(r.Topic)
+		if err != nil {
+			return fmt.Errorf("spool: transaction record: %w", err)
+		}
+		n = int32(len(t.Partitions))
+		if o.counts == nil {
+			o.counts, o.parts = map[string]int32{}, map[string]partitioner{}
+		}
+		o.counts[r.Topic] = n
+		o.parts[r.Topic] = DefaultPartitioner().instance()
+	}
+	p := o.parts[r.Topic]
+	r.Partition = p.partition(r, n)
+	p.batchDone(r.Partition)
 	return nil
 }
 
@@ -83,27 +172,4 @@ func outputs(records []*Record) []store.Append {
 		out[i] = store.Append{Topic: k.topic, Partition: k.partition, Batches: builders[k].Build(nil)}
 	}
 	return out
-}
-
-// partitionCounts caches topics' partition counts for Tx.Produce.
-type partitionCounts struct {
-	mu sync.Mutex
-	n  map[string]int32
-}
-
-func (w *Workers) partitions(topic string) (int32, error) {
-	w.counts.mu.Lock()
-	defer w.counts.mu.Unlock()
-	if n, ok := w.counts.n[topic]; ok {
-		return n, nil
-	}
-	t, err := w.db.s.Topic(topic)
-	if err != nil {
-		return 0, fmt.Errorf("spool: output record: %w", err)
-	}
-	if w.counts.n == nil {
-		w.counts.n = map[string]int32{}
-	}
-	w.counts.n[topic] = int32(len(t.Partitions))
-	return int32(len(t.Partitions)), nil
 }

@@ -137,10 +137,6 @@ type Workers struct {
 	ready   []*lane   // lanes with records for a worker, in turn
 	work    sync.Cond // signalled when ready gets a lane, broadcast at the end
 	stopped bool      // set when the coordinator is done: workers exit when ready is empty
-
-	pmu    sync.Mutex
-	parts  map[string]partitioner // Tx.Produce's partitioners, by topic
-	counts partitionCounts
 }
 
 // NewWorkers returns a pool of workers for handler; Run starts it.
@@ -171,7 +167,7 @@ func (db *DB) NewWorkers(opts WorkersOptions, handler Handler) (*Workers, error)
 	}
 	opts.ConsumerOptions = opts.ConsumerOptions.withDefaults()
 	w := &Workers{db: db, opts: opts, handler: handler, lanes: map[laneKey]*lane{},
-		acks: map[TopicPartition]*partitionAcks{}, parts: map[string]partitioner{}, kick: make(chan struct{}, 1)}
+		acks: map[TopicPartition]*partitionAcks{}, kick: make(chan struct{}, 1)}
 	w.space.L = &w.mu
 	w.work.L = &w.mu
 	return w, nil
@@ -324,7 +320,7 @@ func (w *Workers) handle(ctx context.Context, stop context.CancelFunc, j job) {
 		w.mu.Unlock()
 	}()
 	a := j.a
-	tx := &Tx{w: w, generation: a.generation}
+	tx := &Tx{db: w.db, pool: true, generation: a.generation}
 	err := w.handler(a.ctx, j.r, tx)
 	if a.ctx.Err() != nil {
 		// The partition went before the handler was done: its new owner
