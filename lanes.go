@@ -43,20 +43,24 @@ func (w *Workers) laneFor(r *Record) laneKey {
 	return k
 }
 
-// dispatch queues j on its lane, making the lane ready if it was idle.
-func (w *Workers) dispatch(j job) {
+// dispatch queues jobs on their lanes, making ready the lanes that were
+// idle, and counts them in flight.
+func (w *Workers) dispatch(jobs []job) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	k := w.laneFor(j.r)
-	l := w.lanes[k]
-	if l == nil {
-		l = &lane{key: k}
-		w.lanes[k] = l
-	}
-	l.queue = append(l.queue, j)
-	if !l.running {
-		l.running = true
-		w.makeReady(l)
+	w.inflight += len(jobs)
+	for _, j := range jobs {
+		k := w.laneFor(j.r)
+		l := w.lanes[k]
+		if l == nil {
+			l = &lane{key: k}
+			w.lanes[k] = l
+		}
+		l.queue = append(l.queue, j)
+		if !l.running {
+			l.running = true
+			w.makeReady(l)
+		}
 	}
 }
 
@@ -68,11 +72,23 @@ func (w *Workers) makeReady(l *lane) {
 	w.work.Signal()
 }
 
-// take waits for a ready lane and takes its first record; false once the
-// pool stopped and no lane is ready.
-func (w *Workers) take() (*lane, job, bool) {
+// take ends the record a worker had of lane done (nil for none), putting
+// the lane back on the ready queue if it has more, then waits for a ready
+// lane and takes its first record; false once the pool stopped and no lane
+// is ready. One hold of w.mu does both, per record.
+func (w *Workers) take(done *lane) (*lane, job, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if done != nil {
+		w.inflight--
+		w.space.Broadcast()
+		if len(done.queue) > 0 {
+			w.makeReady(done)
+		} else {
+			done.running = false
+			delete(w.lanes, done.key)
+		}
+	}
 	for {
 		for len(w.ready) == 0 && !w.stopped {
 			w.work.Wait()
@@ -93,18 +109,6 @@ func (w *Workers) take() (*lane, job, bool) {
 		l.queue = l.queue[1:]
 		return l, j, true
 	}
-}
-
-// done puts l back on the ready queue if it has more records, or drops it.
-func (w *Workers) done(l *lane) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(l.queue) > 0 {
-		w.makeReady(l)
-		return
-	}
-	l.running = false
-	delete(w.lanes, l.key)
 }
 
 // dropQueued removes the records of tp that no worker has started, and

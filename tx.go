@@ -98,7 +98,7 @@ func (tx *Tx) Commit(ctx context.Context) error {
 	if len(tx.records) == 0 && len(tx.offsets) == 0 {
 		return nil
 	}
-	_, err := tx.db.s.Commit(ctx, &store.Txn{Appends: outputs(tx.records), Offsets: tx.offsets})
+	_, err := tx.db.s.Commit(ctx, &store.Txn{Appends: tx.db.encodeOutputs(tx.records), Offsets: tx.offsets})
 	return err
 }
 
@@ -115,9 +115,20 @@ func (tx *Tx) Abort() error {
 // transactions: one default partitioner per topic, shared by the DB's
 // transactions.
 type outputPartitioners struct {
-	mu     sync.Mutex
-	parts  map[string]partitioner
-	counts map[string]int32
+	mu       sync.Mutex
+	parts    map[string]partitioner
+	counts   map[string]int32
+	maxBytes map[string]int // max.message.bytes
+}
+
+// maxBatch returns the largest batch topic takes, as last looked up.
+func (o *outputPartitioners) maxBatch(topic string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if n, ok := o.maxBytes[topic]; ok {
+		return n
+	}
+	return store.DefaultMaxMessageBytes
 }
 
 func (o *outputPartitioners) choose(db *DB, r *Record) error {
@@ -131,9 +142,10 @@ func (o *outputPartitioners) choose(db *DB, r *Record) error {
 		}
 		n = int32(len(t.Partitions))
 		if o.counts == nil {
-			o.counts, o.parts = map[string]int32{}, map[string]partitioner{}
+			o.counts, o.parts, o.maxBytes = map[string]int32{}, map[string]partitioner{}, map[string]int{}
 		}
 		o.counts[r.Topic] = n
+		o.maxBytes[r.Topic] = int(t.Config.MaxMessageBytes)
 		o.parts[r.Topic] = DefaultPartitioner().instance()
 	}
 	p := o.parts[r.Topic]
@@ -142,24 +154,38 @@ func (o *outputPartitioners) choose(db *DB, r *Record) error {
 	return nil
 }
 
-// outputs encodes records as the appends of a commit: one batch per
-// partition, in the order the records came.
-func outputs(records []*Record) []store.Append {
+// encodeOutputs encodes records as the appends of a commit: per partition, in
+// the order the records came, batches that stay within the topic's
+// max.message.bytes as the partitioners last saw it.
+func (db *DB) encodeOutputs(records []*Record) []store.Append {
 	type key struct {
 		topic     string
 		partition int32
 	}
-	var order []key
-	builders := map[key]*format.BatchBuilder{}
+	var out []store.Append
+	open := map[key]*format.BatchBuilder{}
+	at := map[key]int{} // the index in out of the open batch's append
+	seal := func(k key) {
+		if bb := open[k]; bb != nil && bb.Len() > 0 {
+			i := at[k]
+			out[i].Batches = bb.Build(out[i].Batches)
+		}
+	}
 	var hs []format.RecordHeader
 	for _, r := range records {
 		k := key{r.Topic, r.Partition}
-		bb := builders[k]
+		limit := db.outputs.maxBatch(r.Topic)
+		if bb := open[k]; bb != nil && bb.Len() > 0 && bb.Size()+recordSize(r) > limit {
+			seal(k)
+			bb.Reset(r.Timestamp.UnixMilli())
+		}
+		bb := open[k]
 		if bb == nil {
 			bb = &format.BatchBuilder{}
 			bb.Reset(r.Timestamp.UnixMilli())
-			builders[k] = bb
-			order = append(order, k)
+			open[k] = bb
+			at[k] = len(out)
+			out = append(out, store.Append{Topic: k.topic, Partition: k.partition})
 		}
 		hs = hs[:0]
 		for _, h := range r.Headers {
@@ -167,9 +193,8 @@ func outputs(records []*Record) []store.Append {
 		}
 		bb.Append(r.Timestamp.UnixMilli(), r.Key, r.Value, hs...)
 	}
-	out := make([]store.Append, len(order))
-	for i, k := range order {
-		out[i] = store.Append{Topic: k.topic, Partition: k.partition, Batches: builders[k].Build(nil)}
+	for k := range open {
+		seal(k)
 	}
 	return out
 }

@@ -88,3 +88,22 @@ func outputCount(t *testing.T, db *DB) int64 {
 	}
 	return n
 }
+
+// TestTxLargerThanABatch: a transaction's records for one partition are cut
+// into batches the topic takes, however many there are.
+func TestTxLargerThanABatch(t *testing.T) {
+	db := openDB(t, 1)
+	tx := db.Begin()
+	value := make([]byte, 10_000)
+	for range 300 { // 3 MB, about three times max.message.bytes
+		if err := tx.Produce(&Record{Topic: "t", Key: []byte("k"), Value: value}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, end, err := db.Offsets("t", 0); err != nil || end != 300 {
+		t.Fatalf("log end %d (%v), want 300", end, err)
+	}
+}

@@ -199,13 +199,10 @@ func (w *Workers) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for range w.opts.Workers {
 		wg.Go(func() {
-			for {
-				l, j, ok := w.take()
-				if !ok {
-					return
-				}
+			l, j, ok := w.take(nil)
+			for ok {
 				w.handle(runCtx, stop, j)
-				w.done(l)
+				l, j, ok = w.take(l)
 			}
 		})
 	}
@@ -272,11 +269,8 @@ func (w *Workers) coordinate(ctx context.Context) {
 		}
 		for _, j := range jobs {
 			j.a.deliver(j.r.Offset)
-			w.mu.Lock()
-			w.inflight++
-			w.mu.Unlock()
-			w.dispatch(j)
 		}
+		w.dispatch(jobs)
 	}
 }
 
@@ -313,12 +307,6 @@ func (w *Workers) ackBefore(ctx context.Context, jobs []job) bool {
 
 // handle runs the handler for j and acknowledges its record.
 func (w *Workers) handle(ctx context.Context, stop context.CancelFunc, j job) {
-	defer func() {
-		w.mu.Lock()
-		w.inflight--
-		w.space.Broadcast()
-		w.mu.Unlock()
-	}()
 	a := j.a
 	tx := &Tx{db: w.db, pool: true, generation: a.generation}
 	err := w.handler(a.ctx, j.r, tx)
@@ -337,7 +325,7 @@ func (w *Workers) handle(ctx context.Context, stop context.CancelFunc, j job) {
 	if w.opts.Delivery == AtMostOnce {
 		a.abandon() // acknowledged before the handler ran
 		if len(tx.records) > 0 {
-			if _, err := w.db.s.Commit(ctx, &store.Txn{Appends: outputs(tx.records), Durability: store.Durability(w.opts.Durability)}); err != nil {
+			if _, err := w.db.s.Commit(ctx, &store.Txn{Appends: w.db.encodeOutputs(tx.records), Durability: store.Durability(w.opts.Durability)}); err != nil {
 				w.fail(err)
 				stop()
 			}
