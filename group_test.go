@@ -263,3 +263,34 @@ func TestMaxPollIntervalLeaves(t *testing.T) {
 		t.Fatalf("the member that stopped polling lost %v, want its one partition", lost)
 	}
 }
+
+// TestStandbyTakesOver: with more members than partitions the extra member
+// owns nothing; when an owner leaves, it takes the partition over.
+func TestStandbyTakesOver(t *testing.T) {
+	db := openDB(t, 2)
+	cs := []*Consumer{groupConsumer(t, db, "g", ConsumerOptions{}), groupConsumer(t, db, "g", ConsumerOptions{}),
+		groupConsumer(t, db, "g", ConsumerOptions{})}
+	owned := func(c *Consumer) int { return len(c.Assignment()["t"]) }
+	pollUntil(t, func(map[*Consumer][]*Record) bool {
+		return owned(cs[0])+owned(cs[1])+owned(cs[2]) == 2 && max(owned(cs[0]), owned(cs[1]), owned(cs[2])) == 1
+	}, cs...)
+	var standby, leaving *Consumer
+	for _, c := range cs {
+		switch {
+		case owned(c) == 0:
+			standby = c
+		case leaving == nil:
+			leaving = c
+		}
+	}
+	if err := leaving.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rest := slices.DeleteFunc(slices.Clone(cs), func(c *Consumer) bool { return c == leaving })
+	pollUntil(t, func(map[*Consumer][]*Record) bool { return owned(standby) == 1 }, rest...)
+	produceKeyed(t, newProducer(t, db, nil), "a", 200)
+	got := pollUntil(t, func(got map[*Consumer][]*Record) bool { return total(got) >= 200 }, rest...)
+	if len(got[standby]) == 0 {
+		t.Fatal("the member that took over read nothing")
+	}
+}
