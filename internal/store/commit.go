@@ -311,7 +311,17 @@ func (s *Store) ensureAllocated(e uint32, end uint32) error {
 	}
 	limit := s.meta.ExtentSize - format.ExtentHeaderSize
 	upto := min(max(end, have)+allocStep, limit)
-	if err := s.f.Allocate(s.payloadOffset(e, have), int64(upto-have)); err != nil {
+	from, to := s.payloadOffset(e, have), s.payloadOffset(e, upto)
+	if s.zeroData {
+		// A sync after writes into blocks already written records no
+		// allocation, and costs half as much (BenchmarkSyncWrite): while
+		// commits wait for syncs, space past the end of the file is
+		// written with zeros rather than allocated.
+		if err := s.zeroPastEnd(from, to); err != nil {
+			return err
+		}
+	}
+	if err := s.f.Allocate(from, to-from); err != nil {
 		return err
 	}
 	s.alloced[e] = upto

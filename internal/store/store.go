@@ -62,6 +62,7 @@ type Store struct {
 	flushed  atomic.Uint64 // the last record written to the file
 	unsynced atomic.Int64  // bytes written since the last sync, roughly
 	zeroedTo int64         // the file offset the current journal extent is zeroed to
+	zeroData bool          // the writer's group has synchronous commits: zero data extents ahead
 	wbuf     *batchWriter
 	alloced  map[uint32]uint32 // payload bytes allocated in data extents being written
 
@@ -304,6 +305,17 @@ func (s *Store) zeroAhead(from, to int64) error {
 	if to <= s.zeroedTo {
 		return nil
 	}
+	if err := s.zeroPastEnd(from, to); err != nil {
+		return err
+	}
+	s.zeroedTo = to
+	return nil
+}
+
+// zeroPastEnd writes zeros over the part of [from, to) past the end of the
+// file. Bytes past the end were never written, so zeros change nothing a
+// reader can see.
+func (s *Store) zeroPastEnd(from, to int64) error {
 	end, err := s.f.Size()
 	if err != nil {
 		return err
@@ -313,7 +325,6 @@ func (s *Store) zeroAhead(from, to int64) error {
 			return err
 		}
 	}
-	s.zeroedTo = to
 	return nil
 }
 

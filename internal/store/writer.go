@@ -217,6 +217,10 @@ func (s *Store) commitGroup(group []*request) {
 	if p := s.failed.Load(); p != nil {
 		err = *p
 	} else {
+		s.zeroData = false
+		for _, r := range group {
+			s.zeroData = s.zeroData || s.durability(r.durability) == DurabilitySync
+		}
 		err = s.withWriterLock(func() error {
 			w := s.newBatchWriter()
 			for i, r := range group {
