@@ -320,13 +320,16 @@ func (s *Store) zeroPastEnd(from, to int64) error {
 	if err != nil {
 		return err
 	}
-	if start := max(end, from); start < to {
-		if _, err := s.f.WriteAt(make([]byte, to-start), start); err != nil {
+	for start := max(end, from); start < to; start += int64(len(zeros)) {
+		if _, err := s.f.WriteAt(zeros[:min(int64(len(zeros)), to-start)], start); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// zeros is what zeroPastEnd writes, never written to itself.
+var zeros = make([]byte, allocStep)
 
 // allocStep is how far ahead of the writer a data extent's space is allocated.
 const allocStep = 1 << 20
