@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -80,39 +81,78 @@ func total(got map[*Consumer][]*Record) int {
 	return n
 }
 
-// TestSubscribeSharesPartitions: a second member takes half the partitions
-// from the first, which hands them over at the position it reached, so
-// that between them every record is read exactly once.
+// TestSubscribeSharesPartitions: with each assignor, a second member
+// joins while records are being produced and read; the first hands over
+// half the partitions at the position it reached, so that between them
+// every record is read exactly once.
 func TestSubscribeSharesPartitions(t *testing.T) {
-	db := openDB(t, 4)
-	p := newProducer(t, db, nil)
-	produceValues(t, p, "a", 1000)
-	c1 := groupConsumer(t, db, "g", ConsumerOptions{})
-	pollUntil(t, func(got map[*Consumer][]*Record) bool { return total(got) == 1000 }, c1)
+	for _, assignor := range []string{"cooperative-sticky", "sticky", "range", "roundrobin"} {
+		t.Run(assignor, func(t *testing.T) {
+			db := openDB(t, 4)
+			p := newProducer(t, db, nil)
+			opts := ConsumerOptions{Assignor: assignor}
+			c1 := groupConsumer(t, db, "g", opts)
+			produceKeyed(t, p, "a", 1000)
+			first := pollUntil(t, func(got map[*Consumer][]*Record) bool { return total(got) >= 300 }, c1)
 
-	c2 := groupConsumer(t, db, "g", ConsumerOptions{})
-	split := func(map[*Consumer][]*Record) bool {
-		return len(c1.Assignment()["t"]) == 2 && len(c2.Assignment()["t"]) == 2
-	}
-	pollUntil(t, split, c1, c2)
-	produceKeyed(t, p, "b", 1000)
-	got := pollUntil(t, func(got map[*Consumer][]*Record) bool { return total(got) >= 1000 }, c1, c2)
-	seen := map[string]int{}
-	for _, rs := range got {
-		for _, r := range rs {
-			seen[string(r.Value)]++
-		}
-	}
-	for i := range 1000 {
-		if n := seen[fmt.Sprintf("b-%d", i)]; n != 1 {
-			t.Errorf("b-%d read %d times", i, n)
-		}
-	}
-	if len(seen) != 1000 {
-		t.Fatalf("%d distinct records read, want the 1000 produced after the first member read its own", len(seen))
-	}
-	if len(got[c1]) == 0 || len(got[c2]) == 0 {
-		t.Fatalf("the members read %d and %d records: the partitions are not shared", len(got[c1]), len(got[c2]))
+			c2 := groupConsumer(t, db, "g", opts)
+			// Records go on being produced until the second member has
+			// read some.
+			var batches atomic.Int64
+			stop, produced := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(produced)
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					rs := make([]*Record, 100)
+					for j := range rs {
+						v := fmt.Appendf(nil, "b%d-%d", i, j)
+						rs[j] = &Record{Topic: "t", Key: v, Value: v}
+					}
+					if err := p.ProduceSync(ctx, rs...); err != nil {
+						t.Error(err)
+						return
+					}
+					batches.Add(1)
+				}
+			}()
+			var stopOnce sync.Once
+			rest := 1000 - total(first)
+			got := pollUntil(t, func(got map[*Consumer][]*Record) bool {
+				if len(got[c2]) > 0 && len(c1.Assignment()["t"]) == 2 && len(c2.Assignment()["t"]) == 2 {
+					stopOnce.Do(func() { close(stop) })
+				}
+				select {
+				case <-produced:
+				default:
+					return false
+				}
+				return total(got) >= rest+int(batches.Load())*100
+			}, c1, c2)
+			seen := map[string]int{}
+			for _, phase := range []map[*Consumer][]*Record{first, got} {
+				for _, rs := range phase {
+					for _, r := range rs {
+						seen[string(r.Value)]++
+					}
+				}
+			}
+			for v, n := range seen {
+				if n != 1 {
+					t.Errorf("%s read %d times", v, n)
+				}
+			}
+			if want := 1000 + int(batches.Load())*100; len(seen) != want {
+				t.Fatalf("%d distinct records read, want %d", len(seen), want)
+			}
+			if len(got[c1]) == 0 || len(got[c2]) == 0 {
+				t.Fatalf("the members read %d and %d records: the partitions are not shared", len(got[c1]), len(got[c2]))
+			}
+		})
 	}
 }
 
