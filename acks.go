@@ -155,7 +155,7 @@ func (w *Workers) flush(ctx context.Context, a *partitionAcks, upTo uint64) erro
 	outs := a.outputs
 	a.outputs = nil
 	a.mu.Unlock()
-	txn := &store.Txn{Appends: w.db.encodeOutputs(outs), Durability: store.Durability(w.opts.Durability),
+	txn := &store.Txn{Appends: w.db.encodeOutputs(outs), Built: true, Durability: store.Durability(w.opts.Durability),
 		Offsets: []store.Offset{{Group: w.opts.Group, Topic: a.tp.Topic, Partition: a.tp.Partition, Offset: next,
 			LeaderEpoch: -1, Acked: acked, Member: w.c.memberID()}}}
 	_, err := w.db.s.Commit(ctx, txn)

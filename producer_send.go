@@ -137,7 +137,7 @@ func (p *Producer) commitRetrying(batches []*batch, encoded [][]byte) ([]store.A
 	if len(batches) == 0 {
 		return nil, nil
 	}
-	txn := &store.Txn{Durability: store.Durability(p.opts.Durability), Appends: make([]store.Append, len(batches))}
+	txn := &store.Txn{Durability: store.Durability(p.opts.Durability), Appends: make([]store.Append, len(batches)), Built: true}
 	for i, b := range batches {
 		txn.Appends[i] = store.Append{Topic: b.part.topic.name, Partition: b.part.index, Batches: encoded[i]}
 	}

@@ -98,7 +98,7 @@ func (tx *Tx) Commit(ctx context.Context) error {
 	if len(tx.records) == 0 && len(tx.offsets) == 0 {
 		return nil
 	}
-	_, err := tx.db.s.Commit(ctx, &store.Txn{Appends: tx.db.encodeOutputs(tx.records), Offsets: tx.offsets})
+	_, err := tx.db.s.Commit(ctx, &store.Txn{Appends: tx.db.encodeOutputs(tx.records), Offsets: tx.offsets, Built: true})
 	return err
 }
 

@@ -325,7 +325,7 @@ func (w *Workers) handle(ctx context.Context, stop context.CancelFunc, j job) {
 	if w.opts.Delivery == AtMostOnce {
 		a.abandon() // acknowledged before the handler ran
 		if len(tx.records) > 0 {
-			if _, err := w.db.s.Commit(ctx, &store.Txn{Appends: w.db.encodeOutputs(tx.records), Durability: store.Durability(w.opts.Durability)}); err != nil {
+			if _, err := w.db.s.Commit(ctx, &store.Txn{Appends: w.db.encodeOutputs(tx.records), Built: true, Durability: store.Durability(w.opts.Durability)}); err != nil {
 				w.fail(err)
 				stop()
 			}
