@@ -334,3 +334,18 @@ func TestStandbyTakesOver(t *testing.T) {
 		t.Fatal("the member that took over read nothing")
 	}
 }
+
+// TestMemberLoopEndsWithTheDB: a member whose DB closes under it stops its
+// loop rather than ticking forever.
+func TestMemberLoopEndsWithTheDB(t *testing.T) {
+	db := openDB(t, 1)
+	c := groupConsumer(t, db, "g", ConsumerOptions{})
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.member.done:
+	case <-time.After(time.Minute):
+		t.Fatal("the member's loop still runs a minute after its DB closed")
+	}
+}

@@ -159,32 +159,34 @@ func (m *member) loop() {
 		case <-t.C:
 		case <-m.wake:
 		}
-		m.tick()
+		if err := m.tick(); errors.Is(err, store.ErrClosed) {
+			return // the DB closed under the consumer: nothing more to do
+		}
 	}
 }
 
-// tick is one round of the loop.
-func (m *member) tick() {
+// tick is one round of the loop. Its errors are retried at the next tick;
+// it returns them so that the loop can end when the DB is closed.
+func (m *member) tick() error {
 	m.mu.Lock()
 	lost := m.lost
 	m.mu.Unlock()
 	if lost {
-		return // the consumer rejoins at its next poll
+		return nil // the consumer rejoins at its next poll
 	}
 	id := m.ID()
 	if err := m.s.Heartbeat(m.slot.Load()); err != nil {
-		return
+		return err
 	}
 	now := time.Now()
 	if m.inPoll.Load() == 0 && now.Sub(time.Unix(0, m.lastPoll.Load())) > m.opts.MaxPollInterval {
 		// Kafka's consumer leaves its group when the application stops
 		// polling, so that its partitions go to members that work.
-		m.leave(context.Background(), store.LeavePollInterval, nil)
-		return
+		return m.leave(context.Background(), store.LeavePollInterval, nil)
 	}
 	gs, err := m.s.Group(m.group)
 	if err != nil {
-		return
+		return err
 	}
 	if c := m.maintain(&gs, now); !c.IsEmpty() || len(m.acquirable(&gs, id)) > 0 {
 		gs, err = m.s.UpdateGroup(context.Background(), m.group, store.Durability(m.opts.Durability), func(gs *store.GroupState) (store.GroupChange, error) {
@@ -202,10 +204,11 @@ func (m *member) tick() {
 			return c, nil
 		})
 		if err != nil {
-			return
+			return err
 		}
 	}
 	m.publish(gs, id)
+	return nil
 }
 
 // publish makes gs the member's state and tells the consumer when it
