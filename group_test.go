@@ -349,3 +349,41 @@ func TestMemberLoopEndsWithTheDB(t *testing.T) {
 		t.Fatal("the member's loop still runs a minute after its DB closed")
 	}
 }
+
+// TestSubscribePattern: a member subscribed by pattern reads the topics
+// whose whole name matches, and a matching topic created later joins its
+// subscription.
+func TestSubscribePattern(t *testing.T) {
+	db := openDB(t, 0)
+	for _, name := range []string{"orders-eu", "orders-us", "orders", "refunds-orders-eu"} {
+		if err := db.CreateTopic(ctx, name, 2, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newConsumer(t, db, &ConsumerOptions{Group: "g"})
+	if err := c.SubscribePattern(ctx, "orders-.*"); err != nil {
+		t.Fatal(err)
+	}
+	has := func(want ...string) func(map[*Consumer][]*Record) bool {
+		return func(map[*Consumer][]*Record) bool {
+			a := c.Assignment()
+			if len(a) != len(want) {
+				return false
+			}
+			for _, topic := range want {
+				if len(a[topic]) != 2 {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	pollUntil(t, has("orders-eu", "orders-us"), c)
+	if err := db.CreateTopic(ctx, "orders-asia", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, has("orders-asia", "orders-eu", "orders-us"), c)
+	if err := newConsumer(t, db, &ConsumerOptions{Group: "h"}).SubscribePattern(ctx, "orders-(["); err == nil {
+		t.Fatal("a pattern that does not compile was taken")
+	}
+}

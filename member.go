@@ -276,7 +276,7 @@ func (m *member) applyLeaves(gs *store.GroupState, leaves []store.Leave) {
 func (m *member) target(gs *store.GroupState) map[string][]store.TopicPartition {
 	members := make([]assign.Member, len(gs.Members))
 	for i, o := range gs.Members {
-		members[i] = assign.Member{ID: o.ID, InstanceID: o.InstanceID, Topics: o.Topics}
+		members[i] = assign.Member{ID: o.ID, InstanceID: o.InstanceID, Topics: expandSubscription(o.Topics, gs.Partitions)}
 	}
 	prev := assign.Assignment{}
 	for tp, id := range gs.Target {

@@ -18,11 +18,22 @@ import (
 // Subscribe returns once the member has joined; the partitions it gets
 // arrive at the next Poll, once their previous owners released them.
 func (c *Consumer) Subscribe(ctx context.Context, topics ...string) error {
-	if c.opts.Group == "" {
-		return ErrNoGroup
-	}
 	if len(topics) == 0 {
 		return errors.New("spool: Subscribe needs at least one topic")
+	}
+	for _, t := range topics {
+		if err := store.ValidTopicName(t); err != nil {
+			return err
+		}
+	}
+	return c.subscribe(ctx, slices.Clone(topics))
+}
+
+// subscribe joins the consumer's group with a subscription (see
+// subscription.go).
+func (c *Consumer) subscribe(ctx context.Context, subscription []string) error {
+	if c.opts.Group == "" {
+		return ErrNoGroup
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -34,7 +45,7 @@ func (c *Consumer) Subscribe(ctx context.Context, topics ...string) error {
 	case len(c.order) > 0:
 		return errors.New("spool: a consumer with assigned partitions cannot also subscribe")
 	}
-	m, err := joinGroup(ctx, c.db.s, c.opts, slices.Clone(topics))
+	m, err := joinGroup(ctx, c.db.s, c.opts, subscription)
 	if err != nil {
 		return err
 	}

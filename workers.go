@@ -94,6 +94,10 @@ type WorkersOptions struct {
 	ConsumerOptions
 	// Topics are the topics the pool consumes.
 	Topics []string
+	// Pattern, when set, adds every topic whose whole name matches it (Go's
+	// RE2 syntax), now and as topics are created, as
+	// Consumer.SubscribePattern does.
+	Pattern string
 	// Workers is the number of goroutines that run the handler:
 	// GOMAXPROCS when zero.
 	Workers int
@@ -147,8 +151,18 @@ func (db *DB) NewWorkers(opts WorkersOptions, handler Handler) (*Workers, error)
 	if err := store.ValidGroup(opts.Group); err != nil {
 		return nil, err
 	}
-	if len(opts.Topics) == 0 {
-		return nil, errors.New("spool: Workers need at least one topic")
+	if len(opts.Topics) == 0 && opts.Pattern == "" {
+		return nil, errors.New("spool: Workers need at least one topic, or a pattern")
+	}
+	for _, t := range opts.Topics {
+		if err := store.ValidTopicName(t); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Pattern != "" {
+		if _, err := compilePattern(opts.Pattern); err != nil {
+			return nil, err
+		}
 	}
 	if handler == nil {
 		return nil, errors.New("spool: Workers need a handler")
@@ -191,7 +205,11 @@ func (w *Workers) Run(ctx context.Context) error {
 	c.finalOffsets = w.finalOffsets
 	w.c = c
 	w.base = context.WithoutCancel(ctx)
-	if err := c.Subscribe(ctx, w.opts.Topics...); err != nil {
+	subscription := slices.Clone(w.opts.Topics)
+	if w.opts.Pattern != "" {
+		subscription = append(subscription, patternMark+w.opts.Pattern)
+	}
+	if err := c.subscribe(ctx, subscription); err != nil {
 		return err
 	}
 	runCtx, stop := context.WithCancel(ctx)
