@@ -22,7 +22,8 @@ type Lag struct {
 	// records acknowledged above it. For a consumer that commits positions
 	// (Kafka's way) Acknowledged is 0 and Lag is Kafka's LAG; for a
 	// Workers pool whose handler is stuck on one record while the others
-	// go on, Lag is 1, not everything after that record.
+	// go on, Lag is 1, not everything after that record. It is never
+	// below 0, as the spool command has always shown it.
 	Lag int64
 }
 
@@ -95,13 +96,7 @@ func (c *Consumer) Lag() ([]Lag, error) {
 // lagOf is the lag of partition p of topic for committed position c
 // (c.Offset -1 when nothing is committed).
 func lagOf(topic string, p store.PartitionInfo, c store.Committed) Lag {
-	from := max(c.Offset, p.LogStartOffset)
-	var acked int64
-	for _, r := range c.Acked {
-		if start, end := max(r.Start, from), min(r.End, p.HighWatermark); end > start {
-			acked += end - start
-		}
-	}
+	acked, lag := c.Lag(p.LogStartOffset, p.HighWatermark)
 	return Lag{Topic: topic, Partition: p.Partition, Committed: c.Offset, LogStartOffset: p.LogStartOffset,
-		HighWatermark: p.HighWatermark, Acknowledged: acked, Lag: p.HighWatermark - from - acked}
+		HighWatermark: p.HighWatermark, Acknowledged: acked, Lag: lag}
 }

@@ -316,7 +316,7 @@ func (m *member) acquirable(gs *store.GroupState, id string) []store.TopicPartit
 			out = append(out, tp)
 		}
 	}
-	slices.SortFunc(out, compareTopicPartitions)
+	slices.SortFunc(out, store.TopicPartition.Compare)
 	return out
 }
 
@@ -333,18 +333,8 @@ func (m *member) toRelease(gs *store.GroupState, id string) []store.TopicPartiti
 			out = append(out, tp)
 		}
 	}
-	slices.SortFunc(out, compareTopicPartitions)
+	slices.SortFunc(out, store.TopicPartition.Compare)
 	return out
-}
-
-func compareTopicPartitions(a, b store.TopicPartition) int {
-	if a.Topic != b.Topic {
-		if a.Topic < b.Topic {
-			return -1
-		}
-		return 1
-	}
-	return int(a.Partition - b.Partition)
 }
 
 // generationOf returns the generation in which the member took tp, as of

@@ -160,7 +160,7 @@ func (c *Consumer) ownedPartitions() []TopicPartition {
 }
 
 func compareTPs(a, b TopicPartition) int {
-	return compareTopicPartitions(store.TopicPartition(a), store.TopicPartition(b))
+	return store.TopicPartition(a).Compare(store.TopicPartition(b))
 }
 
 // startOf returns where a partition the consumer took begins: its position

@@ -245,7 +245,7 @@ func describeGroup(s *store.Store, group string, now time.Time) (groupReport, er
 	for tp := range gs.Owners {
 		parts[tp] = true
 	}
-	for _, tp := range slices.SortedFunc(maps.Keys(parts), compareTP) {
+	for _, tp := range slices.SortedFunc(maps.Keys(parts), store.TopicPartition.Compare) {
 		start, end, err := s.Offsets(tp.Topic, tp.Partition)
 		if errors.Is(err, store.ErrUnknownTopic) || errors.Is(err, store.ErrUnknownPartition) {
 			continue // deleted since
@@ -260,7 +260,7 @@ func describeGroup(s *store.Store, group string, now time.Time) (groupReport, er
 		} else {
 			c.Offset = -1
 		}
-		p.Acknowledged, p.Lag = lagOf(c, start, end)
+		p.Acknowledged, p.Lag = c.Lag(start, end)
 		if ow, ok := gs.Owners[tp]; ok {
 			p.ConsumerID = &ow.Member
 		}
@@ -268,24 +268,6 @@ func describeGroup(s *store.Store, group string, now time.Time) (groupReport, er
 		r.Partitions = append(r.Partitions, p)
 	}
 	return r, nil
-}
-
-// lagOf returns the records acknowledged above committed offset c and the
-// lag, in a partition whose log runs from start to end: as spool.DB.Lag
-// computes it, from the committed offset (or the log start, when nothing is
-// committed or retention passed it) to the log end, less the acknowledged.
-func lagOf(c store.Committed, start, end int64) (acked, lag int64) {
-	from := max(c.Offset, start)
-	for _, r := range c.Acked {
-		if lo, hi := max(r.Start, from), min(r.End, end); hi > lo {
-			acked += hi - lo
-		}
-	}
-	return acked, max(end-from-acked, 0)
-}
-
-func compareTP(a, b store.TopicPartition) int {
-	return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 }
 
 // groupStateName is a group's state as kafka-consumer-groups names it:

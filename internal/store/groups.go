@@ -22,6 +22,21 @@ type Committed struct {
 	Acked []OffsetRange
 }
 
+// Lag returns, for a partition whose log runs from logStart to the high
+// watermark hwm, the records acknowledged above c (Offset -1: nothing
+// committed) and the records left to process: from the committed offset,
+// or the log start when nothing is committed or retention passed it, to
+// the high watermark, less those acknowledged.
+func (c Committed) Lag(logStart, hwm int64) (acked, lag int64) {
+	from := max(c.Offset, logStart)
+	for _, r := range c.Acked {
+		if start, end := max(r.Start, from), min(r.End, hwm); end > start {
+			acked += end - start
+		}
+	}
+	return acked, max(hwm-from-acked, 0)
+}
+
 // Groups lists the consumer groups that have committed offsets, sorted.
 func (s *Store) Groups() ([]string, error) {
 	if err := s.readable(); err != nil {

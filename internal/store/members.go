@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spooldb/spool/internal/format"
@@ -26,6 +27,11 @@ const (
 type TopicPartition struct {
 	Topic     string
 	Partition int32
+}
+
+// Compare orders partitions by topic, then partition number.
+func (tp TopicPartition) Compare(o TopicPartition) int {
+	return cmp.Or(strings.Compare(tp.Topic, o.Topic), cmp.Compare(tp.Partition, o.Partition))
 }
 
 // GroupMember is a member of a consumer group.
