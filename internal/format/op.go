@@ -37,6 +37,8 @@ const (
 	OpGroupAssign    OpType = 18
 	OpPartitionOwner OpType = 19
 	OpOffsetAcks     OpType = 20
+	// An Append that carries its batches (op_data.go).
+	OpAppendData OpType = 21
 )
 
 // Op is one change of state inside a journal record or a checkpoint.
@@ -349,9 +351,9 @@ func decodeOp(t OpType, d *opDecoder) Op {
 	case OpContinue:
 		return Continue{Extent: d.u32("extent"), Generation: d.uvarint("generation")}
 	case OpAppend:
-		return Append{Topic: d.u32("topic id"), Partition: d.u32("partition"), Extent: d.u32("extent"),
-			Start: d.u32("start"), End: d.u32("end"), FirstOffset: d.varint("first offset"),
-			NextOffset: d.varint("next offset"), MaxTimestamp: d.varint("max timestamp")}
+		return decodeAppend(d)
+	case OpAppendData:
+		return decodeAppendData(d)
 	case OpLogStart:
 		return LogStart{Topic: d.u32("topic id"), Partition: d.u32("partition"), Offset: d.varint("offset")}
 	case OpOffsetCommit:
@@ -386,6 +388,12 @@ func decodeOp(t OpType, d *opDecoder) Op {
 		return decodeOffsetAcks(d)
 	}
 	return nil
+}
+
+func decodeAppend(d *opDecoder) Append {
+	return Append{Topic: d.u32("topic id"), Partition: d.u32("partition"), Extent: d.u32("extent"),
+		Start: d.u32("start"), End: d.u32("end"), FirstOffset: d.varint("first offset"),
+		NextOffset: d.varint("next offset"), MaxTimestamp: d.varint("max timestamp")}
 }
 
 // Remaining returns the operations not yet read.

@@ -44,7 +44,7 @@ func genExtents(t *rapid.T) []uint32 {
 }
 
 // lastOpType is the highest operation type defined.
-const lastOpType = OpOffsetAcks
+const lastOpType = OpAppendData
 
 // genOp draws an operation of any type with any field values.
 func genOp(t *rapid.T) Op {
@@ -69,6 +69,13 @@ func genOp(t *rapid.T) Op {
 			Extent: rapid.Uint32().Draw(t, "extent"), Start: rapid.Uint32().Draw(t, "start"), End: rapid.Uint32().Draw(t, "end"),
 			FirstOffset: rapid.Int64().Draw(t, "first offset"), NextOffset: rapid.Int64().Draw(t, "next offset"),
 			MaxTimestamp: rapid.Int64().Draw(t, "max timestamp")}
+	case OpAppendData:
+		data := rapid.SliceOfN(rapid.Byte(), 0, 300).Draw(t, "data")
+		start := rapid.Uint32Range(0, 1<<32-1-uint32(len(data))).Draw(t, "start")
+		return AppendData{Append: Append{Topic: rapid.Uint32().Draw(t, "topic"), Partition: rapid.Uint32().Draw(t, "partition"),
+			Extent: rapid.Uint32().Draw(t, "extent"), Start: start, End: start + uint32(len(data)),
+			FirstOffset: rapid.Int64().Draw(t, "first offset"), NextOffset: rapid.Int64().Draw(t, "next offset"),
+			MaxTimestamp: rapid.Int64().Draw(t, "max timestamp")}, Data: data}
 	case OpLogStart:
 		return LogStart{Topic: rapid.Uint32().Draw(t, "topic"), Partition: rapid.Uint32().Draw(t, "partition"),
 			Offset: rapid.Int64().Draw(t, "offset")}

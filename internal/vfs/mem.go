@@ -194,6 +194,17 @@ func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
 	return len(p), nil
 }
 
+func (f *memFile) WriteAtSync(p []byte, off int64) (int, error) {
+	if err := f.checkIO("write", off, int64(len(p)), 0); err != nil {
+		return 0, err
+	}
+	if err := f.fs.fault(); err != nil {
+		return 0, f.wrap("write", err)
+	}
+	f.node.writeDurable(p, off)
+	return len(p), nil
+}
+
 func (f *memFile) Sync() error {
 	if err := f.check("sync"); err != nil {
 		return err

@@ -37,6 +37,33 @@ func (n *memNode) sync() {
 	n.unsynced = nil
 }
 
+// writeDurable writes p at off, durable at once, as a write that syncs its
+// own range: the node's other unsynced writes stay unsynced, except for what
+// p writes over, which no crash can bring back.
+func (n *memNode) writeDurable(p []byte, off int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	end := off + int64(len(p))
+	writePages(n.pages, p, off)
+	writePages(n.durable, p, off)
+	n.size = max(n.size, end)
+	n.durableSize = max(n.durableSize, end)
+	var kept []memWrite // not n.unsynced[:0]: a write cut in two takes two places
+	for _, w := range n.unsynced {
+		if w.data == nil || w.end <= off || w.off >= end {
+			kept = append(kept, w)
+			continue
+		}
+		if w.off < off {
+			kept = append(kept, memWrite{off: w.off, end: off, data: w.data[:off-w.off]})
+		}
+		if w.end > end {
+			kept = append(kept, memWrite{off: end, end: w.end, data: w.data[end-w.off:]})
+		}
+	}
+	n.unsynced = kept
+}
+
 // Crash returns a new MemFS holding what a power loss could leave of m: all
 // that m's files held at their last Sync and, for each later WriteAt or
 // Allocate independently, either nothing, all of it, or (a torn write) a

@@ -245,3 +245,34 @@ func TestMemMapOnePage(t *testing.T) {
 		t.Error("Map across a page boundary succeeded")
 	}
 }
+
+// TestMemCrashWriteAtSync checks that a crash keeps what WriteAtSync wrote,
+// over unsynced writes under, around and after it, and may still lose those.
+func TestMemCrashWriteAtSync(t *testing.T) {
+	lostSome := false
+	for seed := range uint64(100) {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		m := NewMem()
+		f := open(t, m, "spool")
+		before := fill(rng, 1+rng.IntN(9000))
+		writeAt(t, f, string(before), 0)
+		off := rng.Int64N(8 << 10)
+		synced := fill(rng, 1+rng.IntN(3000))
+		if _, err := f.WriteAtSync(synced, off); err != nil {
+			t.Fatal(err)
+		}
+		after := fill(rng, 100)
+		afterOff := off + int64(len(synced)) + rng.Int64N(1000)
+		writeAt(t, f, string(after), afterOff)
+		got := contents(t, m.Crash(rng), "spool")
+		if int64(len(got)) < off+int64(len(synced)) || !bytes.Equal(got[off:off+int64(len(synced))], synced) {
+			t.Fatalf("seed %d: a crash lost bytes WriteAtSync wrote at %d", seed, off)
+		}
+		if int64(len(got)) < afterOff+100 || !bytes.Equal(got[afterOff:afterOff+100], after) {
+			lostSome = true
+		}
+	}
+	if !lostSome {
+		t.Error("no crash lost the unsynced write after WriteAtSync: it synced more than its range")
+	}
+}

@@ -162,3 +162,24 @@ func (f *osFile) Close() error {
 	errs = append(errs, f.closeFile())
 	return f.wrap("close", errors.Join(errs...))
 }
+
+func (f *osFile) WriteAtSync(p []byte, off int64) (int, error) {
+	if err := f.check("write"); err != nil {
+		return 0, err
+	}
+	if err := writeSync(f.f, p, off); err != nil {
+		return 0, f.wrap("write", err)
+	}
+	return len(p), nil
+}
+
+// writeThenSync is writeSync where the system cannot sync one range.
+func writeThenSync(f *os.File, p []byte, off int64) error {
+	if _, err := f.WriteAt(p, off); err != nil {
+		if pe, ok := err.(*fs.PathError); ok {
+			return pe.Err // WriteAtSync names the file
+		}
+		return err
+	}
+	return syncFile(f)
+}

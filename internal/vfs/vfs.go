@@ -48,6 +48,12 @@ type File interface {
 	// Linux, F_FULLFSYNC on macOS, FlushFileBuffers on Windows).
 	Sync() error
 
+	// WriteAtSync writes p at off and makes those bytes durable, with the
+	// metadata needed to read them back, as Sync would; other writes not
+	// yet synced may stay in the cache. On Linux it syncs the range alone
+	// (pwritev2 with RWF_DSYNC); elsewhere it syncs the whole file.
+	WriteAtSync(p []byte, off int64) (int, error)
+
 	// Allocate reserves disk space for [off, off+n) and grows the file to at
 	// least off+n bytes, so that later writes there need no change of size
 	// and cannot fail for want of space.

@@ -396,3 +396,23 @@ func size(t *testing.T, f File) int64 {
 	}
 	return n
 }
+
+func TestWriteAtSync(t *testing.T) {
+	forEachFS(t, func(t *testing.T, fsys FS, path string) {
+		f := open(t, fsys, path)
+		writeAt(t, f, "unsynced", 0)
+		if n, err := f.WriteAtSync([]byte("synced"), 100); err != nil || n != 6 {
+			t.Fatalf("WriteAtSync: %d, %v", n, err)
+		}
+		if got := readAt(t, f, 100, 6); string(got) != "synced" {
+			t.Errorf("read %q after WriteAtSync", got)
+		}
+		if got := size(t, f); got != 106 {
+			t.Errorf("size %d after WriteAtSync, want 106", got)
+		}
+		must(t, f.Close())
+		if _, err := f.WriteAtSync([]byte("x"), 0); !errors.Is(err, fs.ErrClosed) {
+			t.Errorf("WriteAtSync after Close: %v, want fs.ErrClosed", err)
+		}
+	})
+}
