@@ -61,13 +61,16 @@ func recordSize(r *Record) int {
 // produce queues r, or says why it cannot.
 func (p *Producer) produce(ctx context.Context, r *Record, done func(*Record, error)) error {
 	size := recordSize(r)
-	if r.Timestamp.IsZero() {
-		// Kafka keeps milliseconds: the acknowledged record shows what
-		// consumers will see.
-		r.Timestamp = time.UnixMilli(time.Now().UnixMilli())
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	var timestamp int64 // in milliseconds, as Kafka keeps it
+	if r.Timestamp.IsZero() {
+		// The acknowledged record shows what consumers will see.
+		timestamp = p.clock.nowMilli()
+		r.Timestamp = time.UnixMilli(timestamp)
+	} else {
+		timestamp = r.Timestamp.UnixMilli()
+	}
 	if err := p.waitForSpace(ctx, size); err != nil {
 		return err
 	}
@@ -94,11 +97,12 @@ func (p *Producer) produce(ctx context.Context, r *Record, done func(*Record, er
 		}
 	}
 	if part.open == nil {
+		// The sender goes on collecting until no partition is active, so
+		// one wake for the batch will do: the records that join it need
+		// none.
 		part.open = p.newBatch(part)
-		part.open.bb.Reset(r.Timestamp.UnixMilli())
+		part.open.bb.Reset(timestamp)
 		p.activate(part)
-		p.wakeSender()
-	} else if p.opts.Linger == 0 {
 		p.wakeSender()
 	}
 	b := part.open
@@ -108,7 +112,7 @@ func (p *Producer) produce(ctx context.Context, r *Record, done func(*Record, er
 		// saves a copy per header.
 		p.scratch = append(p.scratch, headerBytes{Key: unsafe.Slice(unsafe.StringData(h.Key), len(h.Key)), Value: h.Value})
 	}
-	b.bb.Append(r.Timestamp.UnixMilli(), r.Key, r.Value, p.scratch...)
+	b.bb.Append(timestamp, r.Key, r.Value, p.scratch...)
 	r.Partition = part.index
 	b.records = append(b.records, r)
 	b.dones = append(b.dones, done)
@@ -143,7 +147,11 @@ func (p *Producer) waitForSpace(ctx context.Context, size int) error {
 // topic returns what the producer knows of a topic, looking it up (and
 // creating it, if so configured) the first time; p.mu is held.
 func (p *Producer) topic(ctx context.Context, name string) (*producerTopic, error) {
+	if t := p.lastTopic; t != nil && t.name == name {
+		return t, nil
+	}
 	if t := p.topics[name]; t != nil {
+		p.lastTopic = t
 		return t, nil
 	}
 	info, err := p.db.s.Topic(name)
@@ -163,6 +171,7 @@ func (p *Producer) topic(ctx context.Context, name string) (*producerTopic, erro
 		t.parts[i] = &producerPartition{topic: t, index: int32(i)}
 	}
 	p.topics[name] = t
+	p.lastTopic = t
 	return t, nil
 }
 
@@ -222,15 +231,22 @@ func (p *Producer) recycle(b *batch) {
 	p.free = append(p.free, b)
 }
 
-// encode appends b to dst as a RecordBatch, numbered from seq when the
-// producer is idempotent.
-func (b *batch) encode(dst []byte, id producerID, seq int32, c Compression) ([]byte, error) {
+// encode returns b as a RecordBatch, numbered from seq when the producer is
+// idempotent. An uncompressed batch is sealed in b's own buffer, with no
+// copy; a compressed one is appended to *compressed.
+func (b *batch) encode(id producerID, seq int32, c Compression, compressed *[]byte) ([]byte, error) {
 	if id.id >= 0 {
 		b.bb.SetProducer(id.id, id.epoch, seq)
 	}
 	if c == NoCompression {
-		return b.bb.Build(dst), nil
+		return b.bb.Sealed(), nil
 	}
 	fc := format.Compression(c)
-	return b.bb.BuildCompressed(dst, fc, codec.CompressFunc(fc))
+	start := len(*compressed)
+	out, err := b.bb.BuildCompressed(*compressed, fc, codec.CompressFunc(fc))
+	if err != nil {
+		return nil, err
+	}
+	*compressed = out
+	return out[start:len(out):len(out)], nil
 }

@@ -88,22 +88,21 @@ func (p *Producer) due(b *batch, now time.Time) time.Duration {
 // partition's failure fails only its own records.
 func (p *Producer) write(batches []*batch) {
 	// The store copies the batches into the file before a commit returns,
-	// so one buffer serves every commit.
-	buf := p.encoded[:0]
+	// so one buffer serves the compressed batches of every commit, and the
+	// uncompressed ones stay in their builders, untouched until the batches
+	// are acknowledged.
+	p.compressed = p.compressed[:0]
 	var encoded [][]byte
 	var ok []*batch
 	for _, b := range batches {
-		start := len(buf)
-		var err error
-		if buf, err = b.encode(buf, p.id, b.part.seq, p.opts.Compression); err != nil {
-			buf = buf[:start]
+		out, err := b.encode(p.id, b.part.seq, p.opts.Compression, &p.compressed)
+		if err != nil {
 			p.acknowledge(b, store.AppendResult{}, err)
 			continue
 		}
-		encoded = append(encoded, buf[start:len(buf):len(buf)])
+		encoded = append(encoded, out)
 		ok = append(ok, b)
 	}
-	p.encoded = buf
 	results, err := p.commitRetrying(ok, encoded)
 	if err != nil && len(ok) > 1 && !fatal(err) {
 		for i, b := range ok {
@@ -173,6 +172,7 @@ func (p *Producer) acknowledge(b *batch, res store.AppendResult, err error) {
 		// The topic was deleted, or deleted and created anew: look it up
 		// again for the next record.
 		delete(p.topics, part.topic.name)
+		p.lastTopic = nil
 	}
 	p.buffered -= b.bytes
 	p.unacked -= len(b.records)

@@ -19,7 +19,10 @@ const maxBatchRecordsLen = maxBatchLength - minBatchLength
 // A builder keeps its buffer across Reset, so that once it has grown to the
 // batch size in use, appending allocates nothing.
 type BatchBuilder struct {
-	records       []byte
+	// buf is room for the batch header followed by the records section, so
+	// that Sealed can fill the header in place instead of copying the
+	// records behind a new one. It is empty until the first Append.
+	buf           []byte
 	count         int32
 	baseTimestamp int64
 	maxTimestamp  int64
@@ -34,7 +37,15 @@ type BatchBuilder struct {
 // encoded relative to baseTimestamp. It forgets the producer and the
 // transactional flag as well as the records.
 func (bb *BatchBuilder) Reset(baseTimestamp int64) {
-	*bb = BatchBuilder{records: bb.records[:0], baseTimestamp: baseTimestamp}
+	*bb = BatchBuilder{buf: bb.buf[:0], baseTimestamp: baseTimestamp}
+}
+
+// records returns the records section appended so far.
+func (bb *BatchBuilder) records() []byte {
+	if len(bb.buf) == 0 {
+		return nil
+	}
+	return bb.buf[BatchHeaderSize:]
 }
 
 // SetProducer marks the batch as sent by an idempotent producer: id and epoch
@@ -64,10 +75,14 @@ func (bb *BatchBuilder) Append(timestamp int64, key, value []byte, headers ...Re
 		body += int64(kafkaBytesLen(h.Value))
 	}
 	size := int64(kafkaVarintLen(body)) + body
-	if size > int64(maxBatchRecordsLen-len(bb.records)) {
+	if size > int64(maxBatchRecordsLen-len(bb.records())) {
 		panic(fmt.Sprintf("format: record of %d bytes overflows a batch of %d bytes", size, bb.Size()))
 	}
-	b := slices.Grow(bb.records, int(size))
+	b := bb.buf
+	if len(b) == 0 {
+		b = append(b, make([]byte, BatchHeaderSize)...)
+	}
+	b = slices.Grow(b, int(size))
 	b = binary.AppendVarint(b, body)
 	b = append(b, 0) // record attributes: none defined
 	b = binary.AppendVarint(b, tsDelta)
@@ -80,7 +95,7 @@ func (bb *BatchBuilder) Append(timestamp int64, key, value []byte, headers ...Re
 		b = append(b, h.Key...)
 		b = appendKafkaBytes(b, h.Value)
 	}
-	bb.records = b
+	bb.buf = b
 	if bb.count == 0 || timestamp > bb.maxTimestamp {
 		bb.maxTimestamp = timestamp
 	}
@@ -91,17 +106,25 @@ func (bb *BatchBuilder) Append(timestamp int64, key, value []byte, headers ...Re
 func (bb *BatchBuilder) Len() int { return int(bb.count) }
 
 // Size returns the exact size of the uncompressed batch Build would produce.
-func (bb *BatchBuilder) Size() int { return BatchHeaderSize + len(bb.records) }
+func (bb *BatchBuilder) Size() int { return BatchHeaderSize + len(bb.records()) }
 
 // Build appends the uncompressed batch to dst and returns the extended slice.
 // The builder is left as it was, so a caller may Build again or keep
 // appending.
 func (bb *BatchBuilder) Build(dst []byte) []byte {
-	start := len(dst)
-	dst = append(dst, make([]byte, BatchHeaderSize)...)
-	dst = append(dst, bb.records...)
-	bb.seal(dst[start:], CompressionNone)
-	return dst
+	return append(dst, bb.Sealed()...)
+}
+
+// Sealed returns the uncompressed batch in the builder's own buffer: Build
+// without the copy of the records. The slice belongs to the builder: it is
+// valid until the next Reset or Append, and the next Sealed or Build
+// rewrites its header.
+func (bb *BatchBuilder) Sealed() []byte {
+	if len(bb.buf) == 0 {
+		bb.buf = append(bb.buf, make([]byte, BatchHeaderSize)...)
+	}
+	bb.seal(bb.buf, CompressionNone)
+	return bb.buf
 }
 
 // BuildCompressed appends the batch to dst with its records section
@@ -117,7 +140,7 @@ func (bb *BatchBuilder) BuildCompressed(dst []byte, c Compression, compress func
 		return dst, fmt.Errorf("format: unknown compression %v", c)
 	}
 	start := len(dst)
-	out, err := compress(append(dst, make([]byte, BatchHeaderSize)...), bb.records)
+	out, err := compress(append(dst, make([]byte, BatchHeaderSize)...), bb.records())
 	if err != nil {
 		return dst, fmt.Errorf("format: compressing batch with %v: %w", c, err)
 	}
