@@ -81,6 +81,65 @@ func BenchmarkProduce(b *testing.B) {
 	}
 }
 
+// BenchmarkProduceRequests is spool bench's produce-{100B,1KiB}-async
+// through the public API: 4 producers (ManualPartitioner, durability
+// interval), each on its own partition, each sending requests of 64 KiB of
+// records and waiting for their callbacks. It reports the records per commit
+// beside the rate: a request cut into many commits pays the store's cost
+// per commit many times.
+func BenchmarkProduceRequests(b *testing.B) {
+	const producers, requestBytes = 4, 64 << 10
+	for _, size := range []int{100, 1024} {
+		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
+			db := benchDB(b, DurabilityInterval, producers)
+			value := make([]byte, size)
+			requests := make(chan struct{})
+			var records atomic.Int64
+			var commits []*atomic.Int64
+			var wg sync.WaitGroup
+			for i := range producers {
+				p, err := db.NewProducer(&ProducerOptions{Partitioner: ManualPartitioner()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer p.Close()
+				commits = append(commits, countCommits(p))
+				recs := make([]Record, requestBytes/size)
+				var acked sync.WaitGroup
+				done := func(_ *Record, err error) {
+					if err != nil {
+						b.Error(err)
+					}
+					acked.Done()
+				}
+				wg.Go(func() {
+					for range requests {
+						acked.Add(len(recs))
+						for j := range recs {
+							recs[j] = Record{Topic: "t", Partition: int32(i), Value: value}
+							p.Produce(ctx, &recs[j], done)
+						}
+						acked.Wait()
+						records.Add(int64(len(recs)))
+					}
+				})
+			}
+			b.SetBytes(requestBytes)
+			for b.Loop() {
+				requests <- struct{}{}
+			}
+			close(requests)
+			wg.Wait()
+			var committed int64
+			for _, n := range commits {
+				committed += n.Load()
+			}
+			b.ReportMetric(float64(records.Load())/b.Elapsed().Seconds(), "records/s")
+			b.ReportMetric(float64(records.Load())/float64(committed), "records/commit")
+		})
+	}
+}
+
 // countCommits counts the commits p makes from now on.
 func countCommits(p *Producer) *atomic.Int64 {
 	n := new(atomic.Int64)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spooldb/spool/internal/store"
@@ -78,11 +79,11 @@ type Producer struct {
 	opts   ProducerOptions
 	id     producerID
 	commit func(ctx context.Context, txn *store.Txn) ([]store.AppendResult, error)
+	clock  stampClock // stamps the records produced without a timestamp
 
 	mu        sync.Mutex
 	topics    map[string]*producerTopic
 	lastTopic *producerTopic       // the topic of the last record, looked up first
-	clock     stampClock           // stamps records produced without a timestamp
 	active    []*producerPartition // partitions with batches open or ready
 	buffered  int                  // bytes of records not yet acknowledged
 	unacked   int                  // records not yet acknowledged
@@ -251,21 +252,25 @@ func (p *Producer) signal() {
 // reads the monotonic clock alone and adds what it measures to a reading of
 // time.Now taken at most a second earlier. Both clocks run at the same rate
 // (NTP slews both), so a stamp differs from time.Now only after the wall
-// clock is stepped, and for at most that second.
+// clock is stepped, and for at most that second. It is safe for concurrent
+// use, so that Produce reads it before taking the producer's lock.
 type stampClock struct {
-	base time.Time // a reading of time.Now, with its monotonic clock
+	base atomic.Pointer[time.Time] // a reading of time.Now, with its monotonic clock
 }
 
-// stampClockRebase is how long a stampClock counts on its base reading.
+// stampClockRebase is how long a stampClock counts on a base reading.
 const stampClockRebase = time.Second
 
 // nowMilli returns the wall clock in Unix milliseconds.
 func (c *stampClock) nowMilli() int64 {
-	// Since reads only the monotonic clock when base has one; the zero
-	// base has none, and is far enough in the past to be replaced.
-	since := time.Since(c.base)
-	if since >= stampClockRebase {
-		c.base, since = time.Now(), 0
+	base := c.base.Load()
+	if base != nil {
+		// Since reads only the monotonic clock, which base has.
+		if since := time.Since(*base); since < stampClockRebase {
+			return base.Add(since).UnixMilli()
+		}
 	}
-	return c.base.Add(since).UnixMilli()
+	now := time.Now()
+	c.base.Store(&now)
+	return now.UnixMilli()
 }

@@ -39,10 +39,15 @@ type producerPartition struct {
 type batch struct {
 	part    *producerPartition
 	bb      format.BatchBuilder
-	records []*Record
-	dones   []func(*Record, error)
+	records []batchRecord
 	bytes   int // the records' buffer accounting, see recordSize
 	started time.Time
+}
+
+// batchRecord is a record of a batch and the callback that acknowledges it.
+type batchRecord struct {
+	r    *Record
+	done func(*Record, error)
 }
 
 // headerBytes is a header as the batch builder takes it.
@@ -61,8 +66,6 @@ func recordSize(r *Record) int {
 // produce queues r, or says why it cannot.
 func (p *Producer) produce(ctx context.Context, r *Record, done func(*Record, error)) error {
 	size := recordSize(r)
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	var timestamp int64 // in milliseconds, as Kafka keeps it
 	if r.Timestamp.IsZero() {
 		// The acknowledged record shows what consumers will see.
@@ -71,6 +74,8 @@ func (p *Producer) produce(ctx context.Context, r *Record, done func(*Record, er
 	} else {
 		timestamp = r.Timestamp.UnixMilli()
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if err := p.waitForSpace(ctx, size); err != nil {
 		return err
 	}
@@ -114,8 +119,7 @@ func (p *Producer) produce(ctx context.Context, r *Record, done func(*Record, er
 	}
 	b.bb.Append(timestamp, r.Key, r.Value, p.scratch...)
 	r.Partition = part.index
-	b.records = append(b.records, r)
-	b.dones = append(b.dones, done)
+	b.records = append(b.records, batchRecord{r, done})
 	b.bytes += size
 	p.buffered += size
 	p.unacked++
@@ -226,8 +230,7 @@ func (p *Producer) recycle(b *batch) {
 		return
 	}
 	clear(b.records)
-	clear(b.dones)
-	b.records, b.dones, b.bytes, b.part = b.records[:0], b.dones[:0], 0, nil
+	b.records, b.bytes, b.part = b.records[:0], 0, nil
 	p.free = append(p.free, b)
 }
 

@@ -156,16 +156,17 @@ func (p *Producer) commitRetrying(batches []*batch, encoded [][]byte) ([]store.A
 func (p *Producer) acknowledge(b *batch, res store.AppendResult, err error) {
 	part := b.part
 	if err == nil {
-		for i, r := range b.records {
-			r.Offset = res.BaseOffset + int64(i)
-			if res.LogAppendTime >= 0 {
-				r.Timestamp = time.UnixMilli(res.LogAppendTime)
-			}
-		}
 		part.seq = nextSequence(part.seq, len(b.records))
 	}
-	for i, r := range b.records {
-		b.dones[i](r, err)
+	logAppendTime := err == nil && res.LogAppendTime >= 0
+	for i, br := range b.records {
+		if err == nil {
+			br.r.Offset = res.BaseOffset + int64(i)
+		}
+		if logAppendTime {
+			br.r.Timestamp = time.UnixMilli(res.LogAppendTime)
+		}
+		br.done(br.r, err)
 	}
 	p.mu.Lock()
 	if err != nil && (errors.Is(err, ErrUnknownTopic) || errors.Is(err, ErrUnknownPartition)) && p.topics[part.topic.name] == part.topic {
