@@ -255,7 +255,14 @@ func (p *Producer) signal() {
 // clock is stepped, and for at most that second. It is safe for concurrent
 // use, so that Produce reads it before taking the producer's lock.
 type stampClock struct {
-	base atomic.Pointer[time.Time] // a reading of time.Now, with its monotonic clock
+	base atomic.Pointer[clockReading]
+}
+
+// clockReading is a reading of time.Now, with its monotonic clock, and its
+// wall clock in Unix nanoseconds (not negative).
+type clockReading struct {
+	at       time.Time
+	unixNano int64
 }
 
 // stampClockRebase is how long a stampClock counts on a base reading.
@@ -263,14 +270,17 @@ const stampClockRebase = time.Second
 
 // nowMilli returns the wall clock in Unix milliseconds.
 func (c *stampClock) nowMilli() int64 {
-	base := c.base.Load()
-	if base != nil {
-		// Since reads only the monotonic clock, which base has.
-		if since := time.Since(*base); since < stampClockRebase {
-			return base.Add(since).UnixMilli()
+	if base := c.base.Load(); base != nil {
+		// Since reads only the monotonic clock, which base.at has.
+		if since := time.Since(base.at); since < stampClockRebase {
+			return (base.unixNano + int64(since)) / int64(time.Millisecond)
 		}
 	}
 	now := time.Now()
-	c.base.Store(&now)
+	if ns := now.UnixNano(); ns >= 0 {
+		// Before 1970 the division above would round the wrong way: such a
+		// clock is read with time.Now every time.
+		c.base.Store(&clockReading{at: now, unixNano: ns})
+	}
 	return now.UnixMilli()
 }
