@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/spooldb/spool/internal/format"
@@ -21,6 +22,15 @@ type batchWriter struct {
 	jwrites []pendingWrite
 	touched []partitionKey
 	lastLSN uint64
+	// carry says the group's records carry the batches it writes
+	// (AppendData), so that syncing the journal's bytes alone makes it
+	// durable (see flush); anything else the group writes outside the
+	// journal clears it. carried counts the bytes carried, extra those of
+	// the current record, whose estimate did not count them.
+	carry          bool
+	carried, extra int
+	estimate       int  // of the current record
+	synced         bool // flush wrote the group durably
 	// broken is an error after operations were applied: the state is ahead
 	// of the file and the store must fail.
 	broken error
@@ -40,6 +50,7 @@ func (s *Store) newBatchWriter() *batchWriter {
 	}
 	w.data, w.writes, w.jdata, w.jwrites, w.touched = w.data[:0], w.writes[:0], w.jdata[:0], w.jwrites[:0], w.touched[:0]
 	w.lastLSN, w.broken = 0, nil
+	w.carry, w.carried, w.synced = false, 0, false
 	return w
 }
 
@@ -50,6 +61,7 @@ func (w *batchWriter) record(estimate int, plan func(*batchWriter) error) error 
 		return err
 	}
 	w.ops, w.lsn = w.ops[:0], w.s.jpos.lsn
+	w.estimate, w.extra = estimate, 0
 	if err := plan(w); err != nil {
 		if len(w.ops) > 0 && w.broken == nil {
 			w.broken = err
@@ -115,6 +127,7 @@ func (w *batchWriter) journalRoom(estimate int) error {
 	if err != nil {
 		return err
 	}
+	w.carry = false // the new extent's header must be synced too
 	if err := s.writeExtent(e, format.ExtentHeader{Kind: format.KindJournal, Generation: gen, Base: int64(s.jpos.lsn + 1)}, true); err != nil {
 		return err
 	}
@@ -125,6 +138,30 @@ func (w *batchWriter) journalRoom(estimate int) error {
 	w.endRecord()
 	s.jpos.extent, s.jpos.generation, s.jpos.pos = e, gen, 0
 	return nil
+}
+
+// maxCarried bounds the batch bytes one group carries in its journal
+// records: past it, writing the batches twice costs more than the separate
+// syncs it saves.
+const maxCarried = 256 << 10
+
+// publishRun emits the operation that publishes run, whose batches are data:
+// an AppendData that carries them while the group carries its data and they
+// fit, else an Append.
+func (w *batchWriter) publishRun(run format.Append, data []byte) error {
+	s := w.s
+	// The record's estimate counted an Append; carrying adds the bytes and
+	// a longer length.
+	extra := len(data) + binary.MaxVarintLen32
+	payload := int(s.meta.ExtentSize - format.ExtentHeaderSize)
+	if w.carry && w.carried+len(data) <= maxCarried &&
+		int(s.jpos.pos)+format.RecordSize(w.estimate+w.extra+extra)+continueReserve <= payload {
+		w.carried += len(data)
+		w.extra += extra
+		return w.emit(format.AppendData{Append: run, Data: data})
+	}
+	w.carry = false
+	return w.emit(run)
 }
 
 // takeExtent takes the lowest free extent, or a new one at the end of the
@@ -185,15 +222,22 @@ func appendWrite(ws []pendingWrite, off int64, start, end int) []pendingWrite {
 }
 
 // flush writes the group's data, then its journal records: a record must
-// never reach the file before the batches it publishes.
+// never reach the file before the batches it publishes. A group that carries
+// its data writes its journal records durably (WriteAtSync), which syncs
+// them alone, and sets synced: it is durable, with everything before it.
 func (w *batchWriter) flush() error {
 	for _, x := range w.writes {
 		if _, err := w.s.f.WriteAt(w.data[x.start:x.end], x.off); err != nil {
 			return err
 		}
 	}
+	w.synced = w.carry && len(w.jwrites) > 0
 	for _, x := range w.jwrites {
-		if _, err := w.s.f.WriteAt(w.jdata[x.start:x.end], x.off); err != nil {
+		write := w.s.f.WriteAt
+		if w.synced {
+			write = w.s.f.WriteAtSync
+		}
+		if _, err := write(w.jdata[x.start:x.end], x.off); err != nil {
 			return err
 		}
 	}
@@ -213,6 +257,9 @@ func (w *batchWriter) flush() error {
 	if w.lastLSN != 0 {
 		w.s.flushed.Store(w.lastLSN)
 		w.s.pg.raise(wordWritten, w.lastLSN)
+	}
+	if w.synced {
+		w.s.raiseSynced(w.lastLSN)
 	}
 	return nil
 }

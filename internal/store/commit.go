@@ -246,6 +246,7 @@ func (w *batchWriter) appendBatches(p *partition, batches []byte, nowMs int64) (
 	}
 	payload := s.meta.ExtentSize - format.ExtentHeaderSize
 	var run format.Append // the batches written since the last emitted Append
+	runData := 0          // where run's batches start in w.data
 	next := p.next
 	flushRun := func() error {
 		if run.End == run.Start {
@@ -253,7 +254,7 @@ func (w *batchWriter) appendBatches(p *partition, batches []byte, nowMs int64) (
 		}
 		run.NextOffset = next
 		w.touch(key)
-		return w.emit(run)
+		return w.publishRun(run, w.data[runData:])
 	}
 	for b := batches; len(b) > 0; {
 		batch, rest, _ := format.NextBatch(b)
@@ -272,6 +273,7 @@ func (w *batchWriter) appendBatches(p *partition, batches []byte, nowMs int64) (
 		if run.End == run.Start {
 			run = format.Append{Topic: key.topic, Partition: key.partition, Extent: sg.extent, Start: sg.size, End: sg.size,
 				FirstOffset: next, MaxTimestamp: -1}
+			runData = len(w.data)
 		}
 		if err := s.ensureAllocated(sg.extent, run.End+size); err != nil {
 			return res, err
@@ -303,6 +305,7 @@ func (w *batchWriter) allocData(p *partition, base int64) error {
 	if err != nil {
 		return err
 	}
+	w.carry = false // the header must be synced too
 	h := format.ExtentHeader{Kind: format.KindData, Generation: gen, Topic: p.topic.id, Partition: p.index, Base: base}
 	w.s.alloced[e] = 0
 	if err := w.s.ensureAllocated(e, allocStep); err != nil {

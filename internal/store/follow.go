@@ -96,13 +96,20 @@ func recordPubs(ops []byte, pubs []pub, checkpointed bool) ([]pub, bool) {
 		}
 		switch o := op.(type) {
 		case format.Append:
-			pubs = append(pubs, pub{key: partitionKey{o.Topic, o.Partition}, next: o.NextOffset, extent: o.Extent, size: o.End})
+			pubs = append(pubs, appendPub(o))
+		case format.AppendData:
+			pubs = append(pubs, appendPub(o.Append))
 		case format.LogStart:
 			pubs = append(pubs, pub{key: partitionKey{o.Topic, o.Partition}, extent: format.NoExtent})
 		case format.Checkpoint:
 			checkpointed = true
 		}
 	}
+}
+
+// appendPub is what publishing an Append makes visible.
+func appendPub(o format.Append) pub {
+	return pub{key: partitionKey{o.Topic, o.Partition}, next: o.NextOffset, extent: o.Extent, size: o.End}
 }
 
 // reload rebuilds the state from the current meta page up to record limit.

@@ -355,7 +355,7 @@ func (d damage) apply(img *damageImage) []byte {
 
 // sentinels are the errors a failure on a damaged file may wrap.
 var sentinels = []error{
-	ErrCorrupt, ErrOffsetOutOfRange, ErrUnknownTopic, ErrUnknownPartition, ErrFailed, ErrClosed,
+	ErrCorrupt, ErrOffsetOutOfRange, ErrUnknownTopic, ErrUnknownPartition, ErrFailed, ErrClosed, ErrReadOnly,
 	format.ErrNotSpool, format.ErrVersion, format.ErrMetaCorrupt, format.ErrExtentHeader, format.ErrChainEnd,
 	format.ErrOpCorrupt, format.ErrBatchCorrupt, format.ErrShortBatch, format.ErrBatchMagic, format.ErrBatchCRC,
 }

@@ -18,6 +18,7 @@ type loaded struct {
 	journal int64    // journal bytes replayed
 	stop    chainPos // where the journal's chain stopped, if stopErr is set
 	stopErr error
+	redos   []redo // the data the records carry, for recover to write back
 }
 
 // rebuild reads the checkpoint the meta page names and replays the journal
@@ -137,6 +138,7 @@ func (s *Store) rebuild(limit uint64, check bool) (*loaded, error) {
 		if err := applyRecord(st, x.r); err != nil {
 			return nil, fmt.Errorf("%w: journal record %d: %v", ErrCorrupt, x.r.LSN, err)
 		}
+		l.redos = appendRedos(l.redos, st, x.r.Ops)
 		l.next = x.end
 		if x.r.LSN > m.CheckpointLSN+1 {
 			// The first record after a checkpoint announces it; a file
@@ -145,6 +147,7 @@ func (s *Store) rebuild(limit uint64, check bool) (*loaded, error) {
 		}
 	}
 	l.st = st
+	l.redos = liveRedos(l.redos, st)
 	return l, nil
 }
 
@@ -290,6 +293,14 @@ func (s *Store) checkRecord(r format.Record, bad func(extent uint32, err error))
 			if err := s.checkAppend(o); err != nil {
 				bad(o.Extent, err)
 			}
+		case format.AppendData:
+			// The record carries the bytes: check them, not the extent's
+			// copy, which recovery writes back (redoData).
+			if err := s.checkAppendRange(o.Append); err != nil {
+				bad(o.Extent, err)
+			} else if err := checkBatchRun(o.Data, o.FirstOffset, o.NextOffset); err != nil {
+				bad(o.Extent, err)
+			}
 		}
 	}
 }
@@ -297,15 +308,27 @@ func (s *Store) checkRecord(r format.Record, bad func(extent uint32, err error))
 // checkAppend reads the batches an Append publishes and checks that they are
 // whole, valid and carry exactly its offsets.
 func (s *Store) checkAppend(o format.Append) error {
+	if err := s.checkAppendRange(o); err != nil {
+		return err
+	}
+	buf := make([]byte, o.End-o.Start)
+	if err := readFull(s.f, buf, s.payloadOffset(o.Extent, o.Start)); err != nil {
+		return err
+	}
+	return checkBatchRun(buf, o.FirstOffset, o.NextOffset)
+}
+
+func (s *Store) checkAppendRange(o format.Append) error {
 	if o.End < o.Start || o.End > s.meta.ExtentSize-format.ExtentHeaderSize {
 		return fmt.Errorf("append range [%d, %d) out of the extent", o.Start, o.End)
 	}
-	buf := make([]byte, o.End-o.Start)
-	off := format.ExtentOffset(o.Extent, s.meta.ExtentSize) + format.ExtentHeaderSize + int64(o.Start)
-	if err := readFull(s.f, buf, off); err != nil {
-		return err
-	}
-	next := o.FirstOffset
+	return nil
+}
+
+// checkBatchRun checks that buf holds whole, valid batches carrying exactly
+// offsets [first, end).
+func checkBatchRun(buf []byte, first, end int64) error {
+	next := first
 	for rest := buf; len(rest) > 0; {
 		b, r, err := format.NextBatch(rest)
 		if err != nil {
@@ -321,8 +344,8 @@ func (s *Store) checkAppend(o format.Append) error {
 		next = h.LastOffset() + 1
 		rest = r
 	}
-	if next != o.NextOffset {
-		return fmt.Errorf("batches end at offset %d, want %d", next, o.NextOffset)
+	if next != end {
+		return fmt.Errorf("batches end at offset %d, want %d", next, end)
 	}
 	return nil
 }
@@ -410,10 +433,20 @@ func (s *Store) recover() error {
 			return err
 		}
 	}
+	rewrote, err := s.redoData(l.redos)
+	if err != nil {
+		return err
+	}
+	if rewrote > 0 {
+		s.opts.Logger.Info("spool: wrote back batches that synchronous commits carried in the journal and their extents had lost",
+			"file", s.path, "runs", rewrote)
+	}
 	// After a cut, sync even when every record kept is known durable: the
 	// zeroed frame must be, or a later crash could bring the bad record
-	// back, now with whatever the next writer puts where its data was.
-	if (l.cut || l.st.lsn > l.synced) && !s.opts.ReadOnly {
+	// back, now with whatever the next writer puts where its data was. And
+	// the data written back must be durable before a checkpoint frees the
+	// journal that carries it.
+	if (l.cut || rewrote > 0 || l.st.lsn > l.synced) && !s.opts.ReadOnly {
 		if err := s.f.Sync(); err != nil {
 			return err
 		}

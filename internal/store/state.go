@@ -246,6 +246,8 @@ func (s *state) apply(op format.Op, lsn uint64) error {
 		return s.applyContinue(o)
 	case format.Append:
 		return s.applyAppend(o)
+	case format.AppendData:
+		return s.applyAppend(o.Append)
 	case format.LogStart:
 		p, err := s.partition(o.Topic, o.Partition)
 		if err != nil {

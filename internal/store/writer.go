@@ -217,21 +217,27 @@ func (s *Store) commitGroup(group []*request) {
 	if p := s.failed.Load(); p != nil {
 		err = *p
 	} else {
-		s.zeroData = false
+		durable := false
 		for _, r := range group {
-			s.zeroData = s.zeroData || s.durability(r.durability) == DurabilitySync
+			durable = durable || s.durability(r.durability) == DurabilitySync
 		}
+		s.zeroData = durable
 		err = s.withWriterLock(func() error {
 			w := s.newBatchWriter()
+			// Carrying the batches in the journal lets the group sync its
+			// journal bytes alone, which leaves nothing to chance only if
+			// everything written before is durable.
+			w.carry = durable && s.allSynced()
 			for i, r := range group {
 				if f.errs[i] = w.record(r.estimate, r.plan); f.errs[i] != nil && w.broken != nil {
 					return w.broken
 				}
-				f.durable = f.durable || s.durability(r.durability) == DurabilitySync
 			}
 			if err := w.flush(); err != nil {
 				return err
 			}
+			f.durable = durable && !w.synced
+
 			f.pubs, f.lastLSN = w.pubs(), w.lastLSN
 			checkpoint = s.ckptLen >= s.checkpointBytes() || s.unsynced.Load() >= maxUnsyncedBytes
 			return nil
@@ -301,6 +307,12 @@ func (s *Store) checkpointBytes() int64 {
 		return s.opts.CheckpointBytes
 	}
 	return int64(s.meta.ExtentSize) - format.ExtentHeaderSize - continueReserve
+}
+
+// allSynced reports whether every record any process wrote is known
+// durable.
+func (s *Store) allSynced() bool {
+	return s.pg.b != nil && s.synced.Load() >= s.flushed.Load() && s.pg.load(wordSynced) >= s.pg.load(wordWritten)
 }
 
 // syncIfBehind syncs the file if a record written is not yet known durable,
