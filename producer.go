@@ -251,8 +251,9 @@ func (p *Producer) signal() {
 // (about 75 ns a call on a VM, a third of a small record's cost); stampClock
 // reads the monotonic clock alone and adds what it measures to a reading of
 // time.Now taken at most a second earlier. Both clocks run at the same rate
-// (NTP slews both), so a stamp differs from time.Now only after the wall
-// clock is stepped, and for at most that second. It is safe for concurrent
+// (NTP slews both), so a stamp is the wall clock of the moment, less the
+// few tens of nanoseconds between time.Now's two reads; only a step of the
+// wall clock shows late, by up to that second. It is safe for concurrent
 // use, so that Produce reads it before taking the producer's lock.
 type stampClock struct {
 	base atomic.Pointer[clockReading]
