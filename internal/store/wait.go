@@ -50,19 +50,18 @@ func (s *Store) wakeAll() {
 
 // Wait blocks until partition of topic holds a record at offset or later (its
 // high watermark passes offset), ctx ends, or the store closes. A commit in
-// this process wakes it at once; one in another process by the watcher that
-// runs while anyone waits: within microseconds on Linux, where the watcher
-// sleeps on the shared page's counter and the committer wakes it, within
-// about a millisecond elsewhere, where it polls.
+// this process is seen at once. Commits of other processes it follows itself
+// for waitSpin, looking at the shared page and yielding in turn; then it
+// sleeps, and the watcher, which runs while anyone sleeps in Wait, wakes it:
+// within microseconds on Linux, where the watcher sleeps on the shared page's
+// counter and the committer wakes it, within about a millisecond elsewhere,
+// where it polls.
 func (s *Store) Wait(ctx context.Context, topic string, partition int32, offset int64) error {
-	s.watchers.Add(1)
-	defer s.watchers.Add(-1)
+	var spinning time.Time // when the wait began to spin; zero before
 	for {
 		if err := s.usable(); err != nil && s.closed.Load() {
 			return err
 		}
-		// In the loop, so that a wait outlives a watcher that failed.
-		s.startWatch()
 		if err := s.readable(); err != nil {
 			return err
 		}
@@ -85,16 +84,45 @@ func (s *Store) Wait(ctx context.Context, topic string, partition int32, offset 
 		if hwm > offset {
 			return nil
 		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
+		if spinning.IsZero() {
+			spinning = time.Now()
+		}
+		if time.Since(spinning) < waitSpin {
+			// The next look (readable) applies what another process
+			// committed meanwhile, on this goroutine: no wake of the
+			// watcher, no hop from it to here.
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			runtime.Gosched()
+			vfs.Yield()
+			continue
+		}
+		if err := s.sleep(ctx, ch); err != nil {
+			return err
 		}
 	}
 }
 
+// sleep blocks until ch closes or ctx ends, with the watcher running.
+func (s *Store) sleep(ctx context.Context, ch chan struct{}) error {
+	s.watchers.Add(1)
+	defer s.watchers.Add(-1)
+	// At every sleep, so that a wait outlives a watcher that failed. It
+	// starts after ch was registered and the high watermark read, and looks
+	// at the counter before it sleeps: a commit in between is not missed.
+	s.startWatch()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // startWatch starts the goroutine that watches the shared page for commits
-// of other processes, unless it runs already. It runs while anyone waits.
+// of other processes, unless it runs already. It runs while anyone sleeps in
+// Wait.
 func (s *Store) startWatch() {
 	if s.watching.Load() || !s.watching.CompareAndSwap(false, true) {
 		return
@@ -102,16 +130,22 @@ func (s *Store) startWatch() {
 	go s.watch()
 }
 
-// How the watcher waits for the counter to move: watchSpin rounds of
-// runtime.Gosched first, which wins for a busy stream; then, on Linux, a
-// futex wait of at most watchSleep, so that a wake lost to a process that
-// died between bumping the counter and waking, or one from a process of an
-// older spool that does not wake, costs at most that. Elsewhere, and when
-// the futex wait fails, sleeps that grow to a millisecond.
-const (
-	watchSpin  = 200
-	watchSleep = 100 * time.Millisecond
-)
+// waitSpin is how long Wait follows commits itself before it sleeps. Waking
+// a sleeper costs the committer a futex wake and the sleeper tens of
+// microseconds on a virtual machine (its thread, then the watcher's hop to
+// the waiting goroutine); a consumer that keeps up with a stream, or hands
+// each record on and gets the next after a round trip (some 40 to 60 µs
+// between two processes on a 2-core VM), finds the next commit within the
+// spin instead. The cost is bounded: waitSpin of CPU time each time a Wait
+// goes to sleep, nothing while it sleeps.
+const waitSpin = 200 * time.Microsecond
+
+// How the watcher waits for the counter to move: on Linux, a futex wait of
+// at most watchSleep, so that a wake lost to a process that died between
+// bumping the counter and waking, or one from a process of an older spool
+// that does not wake, costs at most that. Elsewhere, and when the futex wait
+// fails, sleeps that grow to a millisecond.
+const watchSleep = 100 * time.Millisecond
 
 // watchTest holds what tests change about the watcher; the rest of the
 // package leaves it zero.
@@ -121,9 +155,9 @@ var watchTest struct {
 	ended atomic.Pointer[func(*Store)] // called as a watcher goroutine ends
 }
 
-// watch is the watcher goroutine. It ends when nobody waits or the store
-// closes; asleep, it sees that only when it wakes, after watchSleep at most,
-// or at once at Close, which wakes it.
+// watch is the watcher goroutine. It ends when nobody sleeps in Wait or the
+// store closes; asleep, it sees that only when it wakes, after watchSleep at
+// most, or at once at Close, which wakes it.
 func (s *Store) watch() {
 	if s.enter() == nil {
 		defer s.leave()
@@ -145,8 +179,8 @@ func (s *Store) watch() {
 	}
 }
 
-// watchLoop follows the commits of other processes while anyone waits. It
-// returns false when following them failed.
+// watchLoop follows the commits of other processes while anyone sleeps in
+// Wait. It returns false when following them failed.
 func (s *Store) watchLoop() bool {
 	idle := 0
 	futex := vfs.CanWaitWord && !watchTest.poll.Load()
@@ -159,16 +193,16 @@ func (s *Store) watchLoop() bool {
 				return false
 			}
 			idle = 0
+			// The waiters just woken wait to run on this goroutine's P,
+			// and would wait long if this goroutine slept in the futex
+			// holding it: let them run first.
+			runtime.Gosched()
 			continue
 		}
 		idle++
-		switch {
-		case idle < watchSpin:
-			runtime.Gosched()
-		case futex && s.pg.sleep(seen, sleepTimeout()):
-		default:
+		if !futex || !s.pg.sleep(seen, sleepTimeout()) {
 			futex = false // the futex wait failed (a sandbox that refuses it?): poll
-			time.Sleep(min(time.Duration(idle-watchSpin+1)*10*time.Microsecond, time.Millisecond))
+			time.Sleep(min(time.Duration(idle)*10*time.Microsecond, time.Millisecond))
 		}
 	}
 	return true

@@ -132,6 +132,16 @@ func TestWatcherEnds(t *testing.T) {
 			}
 		}
 	}
+	// awaitWatching returns once a watcher of b runs: a Wait that found
+	// nothing for a while sleeps and starts it.
+	awaitWatching := func() {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); !b.watching.Load(); runtime.Gosched() {
+			if time.Now().After(deadline) {
+				t.Fatal("no watcher started")
+			}
+		}
+	}
 	waitOn := func(ctx context.Context, offset int64) chan error {
 		done := make(chan error, 1)
 		go func() { done <- b.Wait(ctx, "t", 0, offset) }()
@@ -141,6 +151,7 @@ func TestWatcherEnds(t *testing.T) {
 	// The wait ends with its context, the watcher asleep.
 	wctx, cancel := context.WithCancel(ctx)
 	done := waitOn(wctx, 0)
+	awaitWatching()
 	if vfs.CanWaitWord {
 		awaitAsleep(t, a)
 	}
@@ -154,6 +165,7 @@ func TestWatcherEnds(t *testing.T) {
 	wctx, cancel = context.WithCancel(ctx)
 	done = waitOn(wctx, 0)
 	done2 := waitOn(ctx, 0)
+	awaitWatching()
 	cancel()
 	<-done
 	if _, err := a.Commit(ctx, &Txn{Appends: []Append{{Topic: "t", Batches: batch("x", 1)}}}); err != nil {
@@ -166,6 +178,7 @@ func TestWatcherEnds(t *testing.T) {
 
 	// Close ends a wait and the watcher.
 	done = waitOn(ctx, 1)
+	awaitWatching()
 	if vfs.CanWaitWord {
 		awaitAsleep(t, a)
 	}

@@ -43,3 +43,11 @@ func WaitWord(addr *uint32, val uint32, timeout time.Duration) error {
 func WakeWord(addr *uint32) {
 	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWake, math.MaxInt32, 0, 0, 0)
 }
+
+// Yield lets another thread that waits for this CPU run first, if any
+// (sched_yield): a spin-wait calls it between looks so that, on a machine
+// with more runnable threads than cores, it does not hold a core from the
+// thread whose work it waits for.
+func Yield() {
+	unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+}
