@@ -203,6 +203,52 @@ func TestCompression(t *testing.T) {
 	}
 }
 
+// TestStoredBatchesValid checks the batches a producer stores, which the
+// store does not check (Txn.Built): whole, with their CRC, numbered in
+// sequence. Several flushes reuse acknowledged batches, whose builders keep
+// the bytes of the batch before.
+func TestStoredBatchesValid(t *testing.T) {
+	for _, c := range []Compression{NoCompression, Zstd} {
+		t.Run(c.String(), func(t *testing.T) {
+			db := openDB(t, 1)
+			p := newProducer(t, db, &ProducerOptions{Compression: c})
+			const rounds, perRound = 5, 100
+			for round := range rounds {
+				for i := range perRound {
+					p.Produce(ctx, &Record{Topic: "t", Key: []byte(fmt.Sprint(i % 7)),
+						Value: bytes.Repeat([]byte{byte(round)}, i), Headers: []Header{{Key: "h", Value: []byte{byte(i)}}}}, nil)
+				}
+				if err := p.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f, err := db.s.Read("t", 0, 0, 1<<20, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			records := 0
+			for b := f.Batches; len(b) > 0; {
+				batch, rest, err := format.NextBatch(b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				h, err := format.ValidateBatch(batch)
+				if err != nil {
+					t.Fatalf("batch at offset %d: %v", h.BaseOffset, err)
+				}
+				if h.BaseSequence != int32(records) || h.ProducerID != p.id.id {
+					t.Fatalf("batch at offset %d: producer %d sequence %d, want %d and %d", h.BaseOffset, h.ProducerID, h.BaseSequence, p.id.id, records)
+				}
+				records += int(h.RecordCount)
+				b = rest
+			}
+			if records != rounds*perRound {
+				t.Fatalf("%d records stored, want %d", records, rounds*perRound)
+			}
+		})
+	}
+}
+
 // TestProducerLimits checks the errors a record can meet.
 func TestProducerLimits(t *testing.T) {
 	db := openDB(t, 1)
