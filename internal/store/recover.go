@@ -99,9 +99,13 @@ func (s *Store) rebuild(limit uint64, check bool) (*loaded, error) {
 			err         error
 		}
 		var fails []failure
+		intact := s.intactHint()
 		for i, x := range recs {
 			if x.r.LSN <= l.synced {
 				continue // durable, by the word of a record that follows
+			}
+			if x.r.LSN <= intact {
+				continue // written whole in this boot: the page cache holds it
 			}
 			s.checkRecord(x.r, func(e uint32, err error) {
 				f := failure{at: i, excused: len(recs), err: err}
@@ -443,16 +447,17 @@ func (s *Store) recover() error {
 	}
 	// After a cut, sync even when every record kept is known durable: the
 	// zeroed frame must be, or a later crash could bring the bad record
-	// back, now with whatever the next writer puts where its data was. And
-	// the data written back must be durable before a checkpoint frees the
-	// journal that carries it.
-	if (l.cut || rewrote > 0 || l.st.lsn > l.synced) && !s.opts.ReadOnly {
+	// back, now with whatever the next writer puts where its data was. The
+	// records kept that were not synced need no sync here: they were never
+	// acknowledged as durable, and the shared page says they are not.
+	if (l.cut || rewrote > 0) && !s.opts.ReadOnly {
 		if err := s.f.Sync(); err != nil {
 			return err
 		}
 		l.synced = l.st.lsn
 	}
 	s.pg.reset(l.st.lsn, min(l.synced, l.st.lsn))
+	s.storeCacheID()
 	s.install(l)
 	return nil
 }

@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"io/fs"
@@ -84,12 +85,17 @@ type memNode struct {
 	// What survives power loss for certain, and the writes since it was
 	// taken (see mem_crash.go).
 	durable     map[int64]*memPage
+	id          uint64 // the CacheID
 	durableSize int64
 	unsynced    []memWrite
 }
 
+// memNodes numbers the nodes of every MemFS, so that no two share a CacheID.
+var memNodes atomic.Uint64
+
 func newMemNode() *memNode {
 	return &memNode{
+		id:      memNodes.Add(1),
 		locks:   newLockTable(nil),
 		pages:   map[int64]*memPage{},
 		mapped:  map[int64]bool{},
@@ -214,6 +220,14 @@ func (f *memFile) Sync() error {
 	}
 	f.node.sync()
 	return nil
+}
+
+// CacheID is the node's: a Crash makes new nodes, CrashClean keeps them, as
+// a power loss and a killed process would.
+func (f *memFile) CacheID() [16]byte {
+	var id [16]byte
+	binary.LittleEndian.PutUint64(id[:], f.node.id)
+	return id
 }
 
 func (f *memFile) Allocate(off, n int64) error {

@@ -105,6 +105,9 @@ func (n *memNode) crashed(rng *rand.Rand) *memNode {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	c := newMemNode()
+	if rng == nil {
+		c.id = n.id // only the processes died: the contents are the same
+	}
 	c.pages, c.size = clonePages(n.durable), n.durableSize
 	for _, w := range n.crashWrites() {
 		outcome := kept

@@ -81,6 +81,8 @@ func (f *osFile) Sync() error {
 	return f.wrap("sync", syncFile(f.f))
 }
 
+func (f *osFile) CacheID() [16]byte { return cacheID(f.f) }
+
 func (f *osFile) Allocate(off, n int64) error {
 	if err := f.check("allocate"); err != nil {
 		return err

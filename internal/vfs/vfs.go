@@ -54,6 +54,14 @@ type File interface {
 	// (pwritev2 with RWF_DSYNC); elsewhere it syncs the whole file.
 	WriteAtSync(p []byte, off int64) (int, error)
 
+	// CacheID identifies the file's contents as the machine holds them: every
+	// File open on the same file gets the same ID until the machine reboots
+	// or loses power, and another file (a copy, a restored snapshot) gets
+	// another. While it lasts, every completed write reads back as written,
+	// synced or not: it is in the page cache or on the disk. The zero ID
+	// means unknown, and matches nothing.
+	CacheID() [16]byte
+
 	// Allocate reserves disk space for [off, off+n) and grows the file to at
 	// least off+n bytes, so that later writes there need no change of size
 	// and cannot fail for want of space.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -415,4 +416,30 @@ func TestWriteAtSync(t *testing.T) {
 			t.Errorf("WriteAtSync after Close: %v, want fs.ErrClosed", err)
 		}
 	})
+}
+
+func TestCacheID(t *testing.T) {
+	forEachFS(t, func(t *testing.T, fsys FS, path string) {
+		f, g := open(t, fsys, path), open(t, fsys, path)
+		if runtime.GOOS != "windows" && f.CacheID() == ([16]byte{}) {
+			t.Fatal("no cache ID")
+		}
+		if f.CacheID() != g.CacheID() {
+			t.Error("two Files of one file have different cache IDs")
+		}
+		if h := open(t, fsys, path+".copy"); h.CacheID() == f.CacheID() {
+			t.Error("another file has the same cache ID")
+		}
+	})
+	m := NewMem()
+	f := open(t, m, "f")
+	for _, c := range []struct {
+		crash *MemFS
+		same  bool
+	}{{m.CrashClean(), true}, {m.Crash(rand.New(rand.NewPCG(1, 2))), false}} {
+		g := open(t, c.crash, "f")
+		if (g.CacheID() == f.CacheID()) != c.same {
+			t.Errorf("after a crash (clean %v) the cache ID is the same: %v", c.same, !c.same)
+		}
+	}
 }
