@@ -104,7 +104,7 @@ func (s *Store) Commit(ctx context.Context, txn *Txn) ([]AppendResult, error) {
 // receives the outcome later, unless CommitAsync returns an error. Commits
 // queued one after another are applied in that order, which is what lets a
 // producer keep several commits in flight and still number its batches.
-// done runs on the store's syncer goroutine: it must not block, nor wait for
+// done runs on the store's syncer or writer goroutine: it must not block, nor wait for
 // another commit.
 func (s *Store) CommitAsync(ctx context.Context, txn *Txn, done func([]AppendResult, error)) error {
 	r, results, err := s.txnRequest(txn)

@@ -82,6 +82,7 @@ type Store struct {
 	submitMu sync.RWMutex // held shared while queueing, exclusively to stop
 	reqs     chan *request
 	flights  chan *flight // written groups, from the writer to the syncer
+	landing  atomic.Int32 // flights sent to the syncer and not yet landed
 	stop     chan struct{}
 	stopped  chan struct{}
 	failed   atomic.Pointer[error]

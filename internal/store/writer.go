@@ -18,8 +18,9 @@ type request struct {
 	plan       func(w *batchWriter) error
 	estimate   int // an upper bound of the encoded size of the operations plan emits
 	durability Durability
-	// complete receives the outcome, on the syncer goroutine; it must not
-	// block.
+	// complete receives the outcome, on the syncer goroutine (or the
+	// writer's, for a group with nothing to sync landed at once); it must
+	// not block.
 	complete func(error)
 }
 
@@ -98,8 +99,9 @@ func (s *Store) writeLoop() {
 		case r := <-s.reqs:
 			s.commitGroup(s.gather(r))
 		case <-syncTick.C:
-			if err := s.syncIfBehind(); err != nil {
-				s.fail(err)
+			// The syncer syncs, so that the writer goes on writing.
+			if s.synced.Load() < s.flushed.Load() {
+				s.send(&flight{durable: true})
 			}
 		case <-retention.C:
 			if r := s.retentionRequest(); r != nil {
@@ -191,6 +193,7 @@ type flight struct {
 	pubs    []pub
 	lastLSN uint64 // zero: the group wrote no record
 	durable bool
+	flush   bool // sync the whole file, even if every record is durable
 	// With a checkpoint due after the group, the syncer closes published
 	// once the group is published and waits for hold before completing
 	// its requests, so that they return after the checkpoint, as before
@@ -239,7 +242,8 @@ func (s *Store) commitGroup(group []*request) {
 			f.durable = durable && !w.synced
 
 			f.pubs, f.lastLSN = w.pubs(), w.lastLSN
-			checkpoint = s.ckptLen >= s.checkpointBytes() || s.unsynced.Load() >= maxUnsyncedBytes
+			checkpoint = s.ckptLen >= s.checkpointBytes()
+			f.flush = !checkpoint && s.flushDue()
 			return nil
 		})
 	}
@@ -252,7 +256,14 @@ func (s *Store) commitGroup(group []*request) {
 	if checkpoint {
 		f.published, f.hold = make(chan struct{}), make(chan struct{})
 	}
-	s.flights <- f
+	if !f.durable && !f.flush && !checkpoint && s.landing.Load() == 0 && len(s.reqs) == 0 {
+		// Nothing to sync, nothing ahead of it at the syncer and nothing
+		// behind it in the queue: the hop to the syncer would only add a
+		// goroutine wake to every commit's latency.
+		s.land(f)
+		return
+	}
+	s.send(f)
 	if checkpoint {
 		// The checkpoint publishes records of its own: the groups before
 		// it, this one last, must be published first.
@@ -266,32 +277,60 @@ func (s *Store) commitGroup(group []*request) {
 	}
 }
 
+// send hands f to the syncer.
+func (s *Store) send(f *flight) {
+	s.landing.Add(1)
+	s.flights <- f
+}
+
+// flushDue reports whether the syncer should sync the whole file after the
+// group just written, even if every record is durable (a group that carried
+// its data leaves the extents' copies dirty): recovery after a power loss
+// reads back what was written since the last sync, so that must stay
+// bounded, and a checkpoint soon syncs the whole file holding the writer
+// lock, which had better find little to write by then.
+func (s *Store) flushDue() bool {
+	u := s.unsynced.Load()
+	return u >= maxUnsyncedBytes || u >= allocStep && s.ckptLen >= s.checkpointBytes()*3/4
+}
+
 // syncLoop is the syncer goroutine: it lands flights in order and closes done
 // when the writer has closed s.flights.
 func (s *Store) syncLoop(done chan struct{}) {
 	defer close(done)
 	for f := range s.flights {
-		var err error
-		if p := s.failed.Load(); p != nil {
-			err = *p // a group written after a failed one is in doubt too
-		} else if f.durable {
-			if err = s.syncIfBehind(); err != nil {
-				err = s.fail(err)
-			}
+		s.land(f)
+		s.landing.Add(-1)
+	}
+}
+
+// land makes flight f durable if it must be, publishes it and completes its
+// requests.
+func (s *Store) land(f *flight) {
+	var err error
+	if p := s.failed.Load(); p != nil {
+		err = *p // a group written after a failed one is in doubt too
+	} else if f.flush {
+		if err = s.syncAll(); err != nil {
+			err = s.fail(err)
 		}
-		if err == nil && f.lastLSN != 0 {
-			s.publish(f.pubs, f.lastLSN)
+	} else if f.durable {
+		if err = s.syncIfBehind(); err != nil {
+			err = s.fail(err)
 		}
-		if f.published != nil {
-			close(f.published)
-			<-f.hold
+	}
+	if err == nil && f.lastLSN != 0 {
+		s.publish(f.pubs, f.lastLSN)
+	}
+	if f.published != nil {
+		close(f.published)
+		<-f.hold
+	}
+	for i, r := range f.reqs {
+		if err != nil {
+			f.errs[i] = err
 		}
-		for i, r := range f.reqs {
-			if err != nil {
-				f.errs[i] = err
-			}
-			r.complete(f.errs[i])
-		}
+		r.complete(f.errs[i])
 	}
 }
 
@@ -323,6 +362,15 @@ func (s *Store) syncIfBehind() error {
 	if s.synced.Load() >= written {
 		return nil
 	}
+	return s.syncThrough(written)
+}
+
+// syncAll syncs the whole file, whatever is known durable.
+func (s *Store) syncAll() error { return s.syncThrough(s.flushed.Load()) }
+
+// syncThrough syncs the file, which makes every record up to written, the
+// last one written before, durable.
+func (s *Store) syncThrough(written uint64) error {
 	if err := s.f.Sync(); err != nil {
 		return err
 	}
