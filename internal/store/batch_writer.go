@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/spooldb/spool/internal/format"
 )
@@ -18,6 +20,7 @@ type batchWriter struct {
 	ops     []byte
 	data    []byte
 	writes  []pendingWrite
+	merged  []byte // writeData's buffer for ranges written by several requests
 	jdata   []byte
 	jwrites []pendingWrite
 	touched []partitionKey
@@ -29,8 +32,8 @@ type batchWriter struct {
 	// the current record, whose estimate did not count them.
 	carry          bool
 	carried, extra int
-	estimate       int  // of the current record
-	synced         bool // flush wrote the group durably
+	estimate       int           // of the current record
+	journal        *journalWrite // what flush left to the syncer
 	// broken is an error after operations were applied: the state is ahead
 	// of the file and the store must fail.
 	broken error
@@ -50,7 +53,7 @@ func (s *Store) newBatchWriter() *batchWriter {
 	}
 	w.data, w.writes, w.jdata, w.jwrites, w.touched = w.data[:0], w.writes[:0], w.jdata[:0], w.jwrites[:0], w.touched[:0]
 	w.lastLSN, w.broken = 0, nil
-	w.carry, w.carried, w.synced = false, 0, false
+	w.carry, w.carried, w.journal = false, 0, nil
 	return w
 }
 
@@ -223,27 +226,31 @@ func appendWrite(ws []pendingWrite, off int64, start, end int) []pendingWrite {
 
 // flush writes the group's data, then its journal records: a record must
 // never reach the file before the batches it publishes. A group that carries
-// its data writes its journal records durably (WriteAtSync), which syncs
-// them alone, and sets synced: it is durable, with everything before it.
+// its data leaves its journal records to the syncer (journal), which writes
+// them durably (WriteAtSync, syncing them alone) while the writer plans the
+// next group; the writer keeps the file's writer lock until they are
+// written, so that no other process writes where they go.
 func (w *batchWriter) flush() error {
-	for _, x := range w.writes {
-		if _, err := w.s.f.WriteAt(w.data[x.start:x.end], x.off); err != nil {
-			return err
-		}
+	s := w.s
+	if err := w.writeData(); err != nil {
+		return err
 	}
-	w.synced = w.carry && len(w.jwrites) > 0
-	for _, x := range w.jwrites {
-		write := w.s.f.WriteAt
-		if w.synced {
-			write = w.s.f.WriteAtSync
-		}
-		if _, err := write(w.jdata[x.start:x.end], x.off); err != nil {
+	w.journal = nil
+	if w.carry && len(w.jwrites) > 0 {
+		w.journal = &journalWrite{bytes: bytes.Clone(w.jdata), writes: slices.Clone(w.jwrites), lastLSN: w.lastLSN}
+	} else {
+		// The journal goes on after the records the syncer is writing.
+		if err := s.awaitJournal(); err != nil {
 			return err
+		}
+		for _, x := range w.jwrites {
+			if _, err := s.f.WriteAt(w.jdata[x.start:x.end], x.off); err != nil {
+				return err
+			}
 		}
 	}
 	if n := len(w.jwrites); n > 0 {
 		// Keep the journal's next megabyte in written blocks.
-		s := w.s
 		last := w.jwrites[n-1]
 		end := last.off + int64(last.end-last.start)
 		extentEnd := format.ExtentOffset(s.jpos.extent, s.meta.ExtentSize) + int64(s.meta.ExtentSize)
@@ -253,15 +260,58 @@ func (w *batchWriter) flush() error {
 			}
 		}
 	}
-	w.s.unsynced.Add(int64(len(w.data) + len(w.jdata)))
-	if w.lastLSN != 0 {
-		w.s.flushed.Store(w.lastLSN)
-		w.s.pg.raise(wordWritten, w.lastLSN)
-	}
-	if w.synced {
-		w.s.raiseSynced(w.lastLSN)
+	s.unsynced.Add(int64(len(w.data) + len(w.jdata)))
+	if w.lastLSN != 0 && w.journal == nil {
+		s.wrote(w.lastLSN)
 	}
 	return nil
+}
+
+// writeData writes the group's data with one write per range of the file:
+// the requests of a group interleave their partitions in w.data, but each
+// partition's batches continue each other in its extent.
+func (w *batchWriter) writeData() error {
+	ws := w.writes
+	if !slices.IsSortedFunc(ws, cmpWriteOffset) {
+		ws = slices.Clone(ws)
+		slices.SortStableFunc(ws, cmpWriteOffset)
+	}
+	for len(ws) > 0 {
+		n, end := 1, ws[0].off+int64(ws[0].end-ws[0].start)
+		for n < len(ws) && ws[n].off == end {
+			end += int64(ws[n].end - ws[n].start)
+			n++
+		}
+		b := w.data[ws[0].start:ws[0].end]
+		if n > 1 {
+			w.merged = w.merged[:0]
+			for _, x := range ws[:n] {
+				w.merged = append(w.merged, w.data[x.start:x.end]...)
+			}
+			b = w.merged
+		}
+		if _, err := w.s.f.WriteAt(b, ws[0].off); err != nil {
+			return err
+		}
+		ws = ws[n:]
+	}
+	return nil
+}
+
+func cmpWriteOffset(a, b pendingWrite) int { return cmpInt(a.off, b.off) }
+
+// journalWrite is the journal records of a group that carries its data, for
+// the syncer to write durably.
+type journalWrite struct {
+	bytes   []byte
+	writes  []pendingWrite
+	lastLSN uint64
+}
+
+// wrote records that every record up to lsn is written.
+func (s *Store) wrote(lsn uint64) {
+	s.flushed.Store(lsn)
+	s.pg.raise(wordWritten, lsn)
 }
 
 // pubs returns what publishing the group makes visible of each partition it

@@ -83,10 +83,16 @@ type Store struct {
 	reqs     chan *request
 	flights  chan *flight // written groups, from the writer to the syncer
 	landing  atomic.Int32 // flights sent to the syncer and not yet landed
-	stop     chan struct{}
-	stopped  chan struct{}
-	failed   atomic.Pointer[error]
-	closed   atomic.Bool
+	// journalPending counts the groups whose journal records the syncer
+	// has yet to write; while there are any, the writer keeps the file's
+	// writer lock (lockHeld) across groups, heldGroups of them so far.
+	journalPending atomic.Int32
+	lockHeld       bool
+	heldGroups     int
+	stop           chan struct{}
+	stopped        chan struct{}
+	failed         atomic.Pointer[error]
+	closed         atomic.Bool
 }
 
 // Open opens the spool file at path, creating it unless opts.NoCreate or

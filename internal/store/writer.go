@@ -95,6 +95,11 @@ func (s *Store) writeLoop() {
 	retention := time.NewTicker(s.opts.RetentionCheck)
 	defer retention.Stop()
 	for {
+		if s.lockHeld && len(s.reqs) == 0 {
+			if err := s.releaseWriter(); err != nil {
+				s.fail(err)
+			}
+		}
 		select {
 		case r := <-s.reqs:
 			s.commitGroup(s.gather(r))
@@ -109,6 +114,9 @@ func (s *Store) writeLoop() {
 			}
 		case <-s.stop:
 			s.drain()
+			if err := s.releaseWriter(); err != nil {
+				s.fail(err)
+			}
 			close(s.flights)
 			<-synced
 			s.finish()
@@ -168,21 +176,49 @@ func (s *Store) finish() {
 }
 
 // withWriterLock runs fn holding the file's writer lock and catchMu, after
-// applying whatever other processes wrote.
+// applying whatever other processes wrote. It keeps the lock while the
+// syncer has journal records to write (see releaseWriter).
 func (s *Store) withWriterLock(fn func() error) error {
-	if err := s.f.Lock(lockWriter, 1, vfs.Exclusive, true); err != nil {
-		return err
+	if !s.lockHeld {
+		if err := s.f.Lock(lockWriter, 1, vfs.Exclusive, true); err != nil {
+			return err
+		}
+		s.lockHeld, s.heldGroups = true, 0
 	}
-	defer s.f.Unlock(lockWriter, 1)
-	s.catchMu.Lock()
-	defer s.catchMu.Unlock()
-	if err := s.follow(math.MaxUint64); err != nil {
-		return err
+	err := func() error {
+		s.catchMu.Lock()
+		defer s.catchMu.Unlock()
+		if err := s.follow(math.MaxUint64); err != nil {
+			return err
+		}
+		if err := s.adoptCheckpoint(); err != nil {
+			return err
+		}
+		return fn()
+	}()
+	s.heldGroups++
+	if s.journalPending.Load() == 0 || s.heldGroups >= maxHeldGroups || err != nil {
+		if rerr := s.releaseWriter(); err == nil {
+			err = rerr
+		}
 	}
-	if err := s.adoptCheckpoint(); err != nil {
-		return err
+	return err
+}
+
+// maxHeldGroups bounds the groups the writer writes without releasing the
+// writer lock, so that other processes get their turn.
+const maxHeldGroups = 64
+
+// releaseWriter releases the file's writer lock once the syncer has written
+// the journal records it was handed.
+func (s *Store) releaseWriter() error {
+	if !s.lockHeld {
+		return nil
 	}
-	return fn()
+	err := s.awaitJournal()
+	s.f.Unlock(lockWriter, 1)
+	s.lockHeld = false
+	return err
 }
 
 // flight is a group of commits written to the file, on its way through the
@@ -194,6 +230,10 @@ type flight struct {
 	lastLSN uint64 // zero: the group wrote no record
 	durable bool
 	flush   bool // sync the whole file, even if every record is durable
+	// journal is the group's records, for the syncer to write durably
+	// (the group carries its data); nil if the writer wrote them.
+	journal *journalWrite
+	done    chan struct{} // closed once landed, if not nil: a barrier
 	// With a checkpoint due after the group, the syncer closes published
 	// once the group is published and waits for hold before completing
 	// its requests, so that they return after the checkpoint, as before
@@ -239,7 +279,10 @@ func (s *Store) commitGroup(group []*request) {
 			if err := w.flush(); err != nil {
 				return err
 			}
-			f.durable = durable && !w.synced
+			if f.journal = w.journal; f.journal != nil {
+				s.journalPending.Add(1)
+			}
+			f.durable = durable && f.journal == nil
 
 			f.pubs, f.lastLSN = w.pubs(), w.lastLSN
 			checkpoint = s.ckptLen >= s.checkpointBytes()
@@ -260,7 +303,7 @@ func (s *Store) commitGroup(group []*request) {
 		// Nothing to sync, nothing ahead of it at the syncer and nothing
 		// behind it in the queue: the hop to the syncer would only add a
 		// goroutine wake to every commit's latency.
-		s.land(f)
+		s.land(f, s.writeJournals([]*flight{f}))
 		return
 	}
 	s.send(f)
@@ -275,6 +318,77 @@ func (s *Store) commitGroup(group []*request) {
 		}
 		close(f.hold)
 	}
+}
+
+// writeJournals writes the journal records of the flights that carry their
+// data, durably: every record before them is durable already (the syncer
+// writes them in order, and a group carries only when the others are
+// durable).
+func (s *Store) writeJournals(fs []*flight) error {
+	var buf []byte
+	var runs []pendingWrite
+	var last uint64
+	n := 0
+	for _, f := range fs {
+		if j := f.journal; j != nil {
+			for _, x := range j.writes {
+				start := len(buf)
+				buf = append(buf, j.bytes[x.start:x.end]...)
+				runs = appendWrite(runs, x.off, start, len(buf))
+			}
+			last = j.lastLSN
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	defer s.journalPending.Add(int32(-n))
+	if p := s.failed.Load(); p != nil {
+		return *p
+	}
+	for _, x := range runs {
+		if _, err := s.f.WriteAtSync(buf[x.start:x.end], x.off); err != nil {
+			return s.fail(err)
+		}
+	}
+	s.wrote(last)
+	s.raiseSynced(last)
+	return nil
+}
+
+// awaitJournal waits until the syncer has written the journal records it
+// was handed: the writer's own journal writes and its writer lock's release
+// come after them.
+func (s *Store) awaitJournal() error {
+	if s.journalPending.Load() == 0 {
+		return nil
+	}
+	b := &flight{done: make(chan struct{})}
+	s.send(b)
+	<-b.done
+	if p := s.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// landSync does the syncing flight f asks of the syncer.
+func (s *Store) landSync(f *flight) error {
+	if p := s.failed.Load(); p != nil {
+		return *p // a group written after a failed one is in doubt too
+	}
+	var err error
+	switch {
+	case f.flush:
+		err = s.syncAll()
+	case f.durable:
+		err = s.syncIfBehind()
+	}
+	if err != nil {
+		return s.fail(err)
+	}
+	return nil
 }
 
 // send hands f to the syncer.
@@ -295,29 +409,60 @@ func (s *Store) flushDue() bool {
 }
 
 // syncLoop is the syncer goroutine: it lands flights in order and closes done
-// when the writer has closed s.flights.
+// when the writer has closed s.flights. It takes the groups that carry their
+// data together when several wait, so that their journal records share one
+// durable write.
 func (s *Store) syncLoop(done chan struct{}) {
 	defer close(done)
-	for f := range s.flights {
-		s.land(f)
+	var next *flight
+	for open := true; open || next != nil; {
+		f := next
+		if f == nil {
+			if f, open = <-s.flights; !open {
+				return
+			}
+		}
+		next = nil
+		batch := []*flight{f}
+		for f.journal != nil && next == nil && open {
+			select {
+			case g, ok := <-s.flights:
+				switch {
+				case !ok:
+					open = false
+				case g.journal != nil:
+					batch = append(batch, g)
+				default:
+					next = g
+				}
+				continue
+			default:
+			}
+			break
+		}
+		s.landAll(batch)
+	}
+}
+
+// landAll lands flights in order, the journal records of those that carry
+// their data written first, with one durable write per range.
+func (s *Store) landAll(fs []*flight) {
+	err := s.writeJournals(fs)
+	for _, f := range fs {
+		s.land(f, err)
 		s.landing.Add(-1)
 	}
 }
 
 // land makes flight f durable if it must be, publishes it and completes its
 // requests.
-func (s *Store) land(f *flight) {
-	var err error
-	if p := s.failed.Load(); p != nil {
-		err = *p // a group written after a failed one is in doubt too
-	} else if f.flush {
-		if err = s.syncAll(); err != nil {
-			err = s.fail(err)
-		}
-	} else if f.durable {
-		if err = s.syncIfBehind(); err != nil {
-			err = s.fail(err)
-		}
+func (s *Store) land(f *flight, journalErr error) {
+	if f.done != nil {
+		defer close(f.done)
+	}
+	err := journalErr
+	if err == nil {
+		err = s.landSync(f)
 	}
 	if err == nil && f.lastLSN != 0 {
 		s.publish(f.pubs, f.lastLSN)
