@@ -90,6 +90,9 @@ func (s *Store) writeLoop() {
 	defer close(s.stopped)
 	synced := make(chan struct{})
 	go s.syncLoop(synced)
+	flushes := make(chan bool, 1)
+	flushed := make(chan struct{})
+	go s.flushLoop(flushes, flushed)
 	syncTick := time.NewTicker(s.opts.SyncInterval)
 	defer syncTick.Stop()
 	retention := time.NewTicker(s.opts.RetentionCheck)
@@ -103,10 +106,12 @@ func (s *Store) writeLoop() {
 		select {
 		case r := <-s.reqs:
 			s.commitGroup(s.gather(r))
+			if s.flushDue() {
+				requestFlush(flushes, true)
+			}
 		case <-syncTick.C:
-			// The syncer syncs, so that the writer goes on writing.
 			if s.synced.Load() < s.flushed.Load() {
-				s.send(&flight{durable: true})
+				requestFlush(flushes, false)
 			}
 		case <-retention.C:
 			if r := s.retentionRequest(); r != nil {
@@ -119,6 +124,8 @@ func (s *Store) writeLoop() {
 			}
 			close(s.flights)
 			<-synced
+			close(flushes)
+			<-flushed
 			s.finish()
 			return
 		}
@@ -229,7 +236,6 @@ type flight struct {
 	pubs    []pub
 	lastLSN uint64 // zero: the group wrote no record
 	durable bool
-	flush   bool // sync the whole file, even if every record is durable
 	// journal is the group's records, for the syncer to write durably
 	// (the group carries its data); nil if the writer wrote them.
 	journal *journalWrite
@@ -286,7 +292,6 @@ func (s *Store) commitGroup(group []*request) {
 
 			f.pubs, f.lastLSN = w.pubs(), w.lastLSN
 			checkpoint = s.ckptLen >= s.checkpointBytes()
-			f.flush = !checkpoint && s.flushDue()
 			return nil
 		})
 	}
@@ -299,7 +304,7 @@ func (s *Store) commitGroup(group []*request) {
 	if checkpoint {
 		f.published, f.hold = make(chan struct{}), make(chan struct{})
 	}
-	if !f.durable && !f.flush && !checkpoint && s.landing.Load() == 0 && len(s.reqs) == 0 {
+	if !f.durable && !checkpoint && s.landing.Load() == 0 && len(s.reqs) == 0 {
 		// Nothing to sync, nothing ahead of it at the syncer and nothing
 		// behind it in the queue: the hop to the syncer would only add a
 		// goroutine wake to every commit's latency.
@@ -380,8 +385,6 @@ func (s *Store) landSync(f *flight) error {
 	}
 	var err error
 	switch {
-	case f.flush:
-		err = s.syncAll()
 	case f.durable:
 		err = s.syncIfBehind()
 	}
@@ -397,12 +400,40 @@ func (s *Store) send(f *flight) {
 	s.flights <- f
 }
 
-// flushDue reports whether the syncer should sync the whole file after the
-// group just written, even if every record is durable (a group that carried
-// its data leaves the extents' copies dirty): recovery after a power loss
-// reads back what was written since the last sync, so that must stay
-// bounded, and a checkpoint soon syncs the whole file holding the writer
-// lock, which had better find little to write by then.
+// flushLoop is the flusher goroutine: it syncs the file when the interval
+// sync is due (false) or when flushDue (true), apart from the syncer, so
+// that the groups that need no sync are not held up behind one. It closes
+// done when flushes is closed.
+func (s *Store) flushLoop(flushes <-chan bool, done chan struct{}) {
+	defer close(done)
+	for all := range flushes {
+		sync := s.syncIfBehind
+		if all {
+			sync = s.syncAll
+		}
+		if s.failed.Load() == nil {
+			if err := sync(); err != nil {
+				s.fail(err)
+			}
+		}
+	}
+}
+
+// requestFlush asks the flusher for a sync of the whole file (all) or of
+// the records not yet durable, unless one is asked already.
+func requestFlush(flushes chan<- bool, all bool) {
+	select {
+	case flushes <- all:
+	default:
+	}
+}
+
+// flushDue reports whether the whole file should be synced, even if every
+// record is durable (a group that carried its data leaves the extents'
+// copies dirty): recovery after a power loss reads back what was written
+// since the last sync, so that must stay bounded, and a checkpoint soon
+// syncs the whole file holding the writer lock, which had better find
+// little to write by then.
 func (s *Store) flushDue() bool {
 	u := s.unsynced.Load()
 	return u >= maxUnsyncedBytes || u >= allocStep && s.ckptLen >= s.checkpointBytes()*3/4
