@@ -196,6 +196,7 @@ func sampleOps() []Op {
 		ExtentFree{Extent: 0},
 		Continue{Extent: 9, Generation: 12},
 		Append{Topic: 1, Partition: 2, Extent: 7, Start: 100, End: 900, FirstOffset: 10, NextOffset: 20, MaxTimestamp: -1},
+		AppendData{Append: Append{Topic: 1, Partition: 2, Extent: 7, Start: 100, End: 108, FirstOffset: 10, NextOffset: 11, MaxTimestamp: -1}, Data: []byte("8 bytes!")},
 		LogStart{Topic: 1, Partition: 0, Offset: 99},
 		OffsetCommit{Group: "g", Topic: 1, Partition: 2, Offset: 3, LeaderEpoch: -1, Metadata: "", Time: 1},
 		OffsetCommit{Group: long, Topic: 1, Partition: 2, Offset: 3, LeaderEpoch: 1<<31 - 1, Metadata: strings.Repeat("m", 20000), Time: 1},
