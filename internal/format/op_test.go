@@ -286,7 +286,7 @@ func TestOpTypes(t *testing.T) {
 	want := map[string]byte{"TopicCreate": 1, "TopicConfig": 2, "TopicDelete": 3, "ExtentAlloc": 4, "ExtentFree": 5,
 		"Continue": 6, "Append": 7, "LogStart": 8, "OffsetCommit": 9, "GroupDelete": 10, "Checkpoint": 11, "Counters": 12,
 		"ProducerInit": 13, "ProducerBatch": 14, "ProducerExpire": 15,
-		"MemberJoin": 16, "MemberLeave": 17, "GroupAssign": 18, "PartitionOwner": 19, "OffsetAcks": 20}
+		"MemberJoin": 16, "MemberLeave": 17, "GroupAssign": 18, "PartitionOwner": 19, "OffsetAcks": 20, "AppendData": 21}
 	seen := map[string]bool{}
 	for _, op := range sampleOps() {
 		name := strings.TrimPrefix(fmt.Sprintf("%T", op), "format.")
