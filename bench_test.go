@@ -144,9 +144,9 @@ func BenchmarkProduceRequests(b *testing.B) {
 func countCommits(p *Producer) *atomic.Int64 {
 	n := new(atomic.Int64)
 	commit := p.commit
-	p.commit = func(ctx context.Context, txn *store.Txn) ([]store.AppendResult, error) {
+	p.commit = func(ctx context.Context, txn *store.Txn, done func([]store.AppendResult, error)) error {
 		n.Add(1)
-		return commit(ctx, txn)
+		return commit(ctx, txn, done)
 	}
 	return n
 }

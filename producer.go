@@ -75,10 +75,12 @@ func (o ProducerOptions) withDefaults() ProducerOptions {
 // A Producer is safe for concurrent use, and one Producer shared by many
 // goroutines batches better than one each.
 type Producer struct {
-	db     *DB
-	opts   ProducerOptions
-	id     producerID
-	commit func(ctx context.Context, txn *store.Txn) ([]store.AppendResult, error)
+	db   *DB
+	opts ProducerOptions
+	id   producerID
+	// commit queues a commit and returns; done gets its outcome, on the
+	// store's goroutine (Store.CommitAsync, which tests wrap).
+	commit func(ctx context.Context, txn *store.Txn, done func([]store.AppendResult, error)) error
 	clock  stampClock // stamps the records produced without a timestamp
 
 	mu        sync.Mutex
@@ -89,13 +91,25 @@ type Producer struct {
 	unacked   int                  // records not yet acknowledged
 	flushing  int                  // Flush calls waiting
 	closing   bool
-	changed   chan struct{} // closed and replaced when buffered or unacked fall
-	kick      chan struct{} // wakes the sender
-	sent      chan struct{} // closed when the sender ends
+	// committing is set while a commit is out, from the moment its batches
+	// are taken until the sender has acknowledged them. One commit at a
+	// time keeps every partition's sequence numbers in commit order. Who
+	// sets it (the sender, or the goroutine whose record found the
+	// producer idle) owns out, compressed and the partitions' seq until
+	// the sender clears it.
+	committing bool
+	oneByOne   bool          // the last commit held one record
+	waiting    int           // goroutines waiting on changed
+	changed    chan struct{} // closed and replaced when buffered or unacked fall
+	kick       chan struct{} // wakes the sender
+	landed     chan struct{} // tells the sender that out's commit has its outcome
+	sent       chan struct{} // closed when the sender ends
 
-	scratch    []headerBytes // Produce's header conversion, under mu
-	free       []*batch      // acknowledged batches for reuse, under mu
-	compressed []byte        // the sender's buffer for compressing batches
+	scratch    []headerBytes                     // Produce's header conversion, under mu
+	free       []*batch                          // acknowledged batches for reuse, under mu
+	out        flight                            // the commit out
+	onLanded   func([]store.AppendResult, error) // p.land, made a func value once, not per commit
+	compressed []byte                            // the buffer for compressing the batches of out
 }
 
 // NewProducer returns a producer of records into db.
@@ -107,8 +121,9 @@ func (db *DB) NewProducer(opts *ProducerOptions) (*Producer, error) {
 	if o.Compression < NoCompression || o.Compression > Zstd {
 		return nil, fmt.Errorf("spool: unknown compression %d", o.Compression)
 	}
-	p := &Producer{db: db, opts: o, id: noProducerID, commit: db.s.Commit, topics: map[string]*producerTopic{},
-		changed: make(chan struct{}), kick: make(chan struct{}, 1), sent: make(chan struct{})}
+	p := &Producer{db: db, opts: o, id: noProducerID, commit: db.s.CommitAsync, topics: map[string]*producerTopic{},
+		changed: make(chan struct{}), kick: make(chan struct{}, 1), landed: make(chan struct{}, 1), sent: make(chan struct{})}
+	p.onLanded = p.land
 	if !o.DisableIdempotence {
 		id, err := db.initProducerID()
 		if err != nil {
@@ -129,8 +144,16 @@ func (p *Producer) Produce(ctx context.Context, r *Record, done func(*Record, er
 	if done == nil {
 		done = func(*Record, error) {}
 	}
-	if err := p.produce(ctx, r, done); err != nil {
+	write, err := p.produce(ctx, r, done)
+	if err != nil {
 		done(r, err)
+		return
+	}
+	if write {
+		// The producer was idle: committing r's batch here saves waking the
+		// sender for it, a goroutine wake on the way of every record
+		// produced one at a time. The sender still acknowledges it.
+		p.write()
 	}
 }
 
@@ -202,14 +225,10 @@ func (p *Producer) Flush(ctx context.Context) error {
 		p.mu.Unlock()
 	}()
 	for p.unacked > 0 {
-		changed := p.changed
-		p.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := p.waitChange(ctx); err != nil {
+			p.mu.Unlock()
+			return err
 		}
-		p.mu.Lock()
 	}
 	p.mu.Unlock()
 	return nil
@@ -242,8 +261,27 @@ func (p *Producer) wakeSender() {
 // signal wakes the goroutines that wait for buffer space or acknowledgements.
 // p.mu is held.
 func (p *Producer) signal() {
-	close(p.changed)
-	p.changed = make(chan struct{})
+	if p.waiting > 0 {
+		close(p.changed)
+		p.changed = make(chan struct{})
+	}
+}
+
+// waitChange waits until buffered or unacked fall or ctx ends; p.mu is
+// held, and released while it waits.
+func (p *Producer) waitChange(ctx context.Context) error {
+	changed := p.changed
+	p.waiting++
+	p.mu.Unlock()
+	var err error
+	select {
+	case <-changed:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	p.mu.Lock()
+	p.waiting--
+	return err
 }
 
 // stampClock reads the wall clock for the timestamps the producer stamps on

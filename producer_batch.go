@@ -31,7 +31,7 @@ type producerPartition struct {
 	ready  []*batch
 	active bool // in Producer.active
 	// seq is the sequence number of the next batch's first record, known
-	// to the sender alone.
+	// to the holder of Producer.committing alone.
 	seq int32
 }
 
@@ -40,8 +40,8 @@ type batch struct {
 	part    *producerPartition
 	bb      format.BatchBuilder
 	records []batchRecord
-	bytes   int // the records' buffer accounting, see recordSize
-	started time.Time
+	bytes   int       // the records' buffer accounting, see recordSize
+	started time.Time // when it opened, read only with a Linger
 }
 
 // batchRecord is a record of a batch and the callback that acknowledges it.
@@ -63,8 +63,9 @@ func recordSize(r *Record) int {
 	return n
 }
 
-// produce queues r, or says why it cannot.
-func (p *Producer) produce(ctx context.Context, r *Record, done func(*Record, error)) error {
+// produce queues r, or says why it cannot. When r found the producer idle,
+// it puts r's batch in out and sets committing: the caller is to write it.
+func (p *Producer) produce(ctx context.Context, r *Record, done func(*Record, error)) (write bool, err error) {
 	size := recordSize(r)
 	var timestamp int64 // in milliseconds, as Kafka keeps it
 	if r.Timestamp.IsZero() {
@@ -77,38 +78,39 @@ func (p *Producer) produce(ctx context.Context, r *Record, done func(*Record, er
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.waitForSpace(ctx, size); err != nil {
-		return err
+		return false, err
 	}
 	t, err := p.topic(ctx, r.Topic)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if size+format.BatchHeaderSize > t.maxMessage {
-		return fmt.Errorf("%w: a record of about %d bytes for topic %s, whose max.message.bytes is %d",
+		return false, fmt.Errorf("%w: a record of about %d bytes for topic %s, whose max.message.bytes is %d",
 			ErrRecordTooLarge, size, t.name, t.maxMessage)
 	}
 	part, err := t.choose(r)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if part.open != nil && part.open.bb.Size()+size > t.maxBatch {
 		if p.close(part) {
 			if part, err = t.choose(r); err != nil {
-				return err
+				return false, err
 			}
 			if part.open != nil && part.open.bb.Size()+size > t.maxBatch {
 				p.close(part)
 			}
 		}
 	}
+	// With no linger, no commit out and no other batch, r's batch goes at
+	// once, from this goroutine, when records come one at a time (the last
+	// commit held one). After a commit of several, more records are likely
+	// on their way: the time it takes the sender to wake gathers them into
+	// r's batch rather than behind a commit of r alone.
+	idle := p.opts.Linger == 0 && !p.committing && len(p.active) == 0 && p.oneByOne
 	if part.open == nil {
-		// The sender goes on collecting until no partition is active, so
-		// one wake for the batch will do: the records that join it need
-		// none.
 		part.open = p.newBatch(part)
 		part.open.bb.Reset(timestamp)
-		p.activate(part)
-		p.wakeSender()
 	}
 	b := part.open
 	p.scratch = p.scratch[:0]
@@ -123,7 +125,23 @@ func (p *Producer) produce(ctx context.Context, r *Record, done func(*Record, er
 	b.bytes += size
 	p.buffered += size
 	p.unacked++
-	return nil
+	if idle {
+		part.open = nil
+		part.topic.partitioner.batchDone(part.index)
+		p.committing = true
+		p.out.batches = append(p.out.batches[:0], b)
+		return true, nil
+	}
+	if !part.active {
+		// The sender goes on collecting until no partition is active, so
+		// one wake for the batch will do: the records that join it need
+		// none. While a commit is out, the sender collects when it lands.
+		p.activate(part)
+		if !p.committing {
+			p.wakeSender()
+		}
+	}
+	return false, nil
 }
 
 // waitForSpace waits until size more bytes fit in the buffer; p.mu is held.
@@ -136,15 +154,9 @@ func (p *Producer) waitForSpace(ctx context.Context, size int) error {
 		if p.buffered == 0 || p.buffered+size <= p.opts.MaxBufferedBytes {
 			return nil
 		}
-		changed := p.changed
-		p.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			p.mu.Lock()
-			return ctx.Err()
+		if err := p.waitChange(ctx); err != nil {
+			return err
 		}
-		p.mu.Lock()
 	}
 }
 
@@ -195,7 +207,9 @@ func (t *producerTopic) choose(r *Record) (*producerPartition, error) {
 func (p *Producer) close(part *producerPartition) (moved bool) {
 	part.ready = append(part.ready, part.open)
 	part.open = nil
-	p.wakeSender()
+	if !p.committing {
+		p.wakeSender()
+	}
 	return part.topic.partitioner.batchDone(part.index)
 }
 
@@ -216,7 +230,10 @@ func (p *Producer) newBatch(part *producerPartition) *batch {
 	} else {
 		b = new(batch)
 	}
-	b.part, b.started = part, time.Now()
+	b.part = part
+	if p.opts.Linger > 0 {
+		b.started = time.Now()
+	}
 	return b
 }
 

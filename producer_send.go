@@ -12,40 +12,63 @@ import (
 // journal record well within an extent.
 const maxCommitPartitions = 256
 
+// flight is the producer's commit out: its batches, their encodings, and
+// its outcome. The holder of Producer.committing owns it.
+type flight struct {
+	batches []*batch
+	errs    []error   // why each batch could not be encoded, or nil
+	txn     store.Txn // appends the batches that were encoded, in order
+	at      time.Time // when it was first committed: retries end DeliveryTimeout later
+	results []store.AppendResult
+	err     error
+}
+
 // send is the producer's goroutine: it commits the batches that are ready,
-// one commit at a time, and acknowledges their records.
+// one commit at a time, and acknowledges the records of every commit, its
+// own and those a producing goroutine made for an idle producer.
 func (p *Producer) send() {
 	defer close(p.sent)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
 		p.mu.Lock()
-		batches, wait := p.collect(time.Now())
-		done := len(batches) == 0 && p.closing && p.unacked == 0
+		var wait time.Duration
+		collected := false
+		if !p.committing {
+			wait = p.collect()
+			collected = len(p.out.batches) > 0
+			p.committing = collected
+		}
+		done := !p.committing && p.closing && p.unacked == 0
 		p.mu.Unlock()
 		switch {
 		case done:
 			return
-		case len(batches) > 0:
-			p.write(batches)
-			continue
+		case collected:
+			p.write()
 		case wait > 0:
 			timer.Reset(wait)
 		}
 		select {
 		case <-p.kick:
+		case <-p.landed:
+			p.acknowledgeOut()
 		case <-timer.C:
 		}
 		timer.Stop()
 	}
 }
 
-// collect takes the oldest ready batch of each partition, closing open
-// batches that are due, and returns how long until the next one is due when
-// none is; p.mu is held. One batch per partition per commit keeps a
+// collect takes into out the oldest ready batch of each partition, closing
+// open batches that are due, and returns how long until the next one is due
+// when none is; p.mu is held. One batch per partition per commit keeps a
 // partition's sequence numbers in commit order.
-func (p *Producer) collect(now time.Time) ([]*batch, time.Duration) {
-	var batches []*batch
+func (p *Producer) collect() time.Duration {
+	var now time.Time
+	if p.opts.Linger > 0 {
+		now = time.Now()
+	}
+	batches := p.out.batches[:0]
 	var wait time.Duration
 	keep := p.active[:0]
 	for _, part := range p.active {
@@ -71,7 +94,8 @@ func (p *Producer) collect(now time.Time) ([]*batch, time.Duration) {
 	}
 	clear(p.active[len(keep):])
 	p.active = keep
-	return batches, wait
+	p.out.batches = batches
+	return wait
 }
 
 // due returns how long b may still linger; zero or less means it is due.
@@ -82,42 +106,93 @@ func (p *Producer) due(b *batch, now time.Time) time.Duration {
 	return b.started.Add(p.opts.Linger).Sub(now)
 }
 
-// write commits batches and acknowledges their records. When a commit of
-// several partitions fails for a reason that belongs to one of them (an
-// unknown topic, a batch too large), it commits each alone, so that one
-// partition's failure fails only its own records.
-func (p *Producer) write(batches []*batch) {
-	// The store copies the batches into the file before a commit returns,
-	// so one buffer serves the compressed batches of every commit, and the
-	// uncompressed ones stay in their builders, untouched until the batches
-	// are acknowledged.
+// write encodes the batches of out and commits them without waiting for
+// the outcome, which the sender acknowledges; committing is held.
+func (p *Producer) write() {
+	// The store copies the batches into the file before it completes a
+	// commit, so one buffer serves the compressed batches of every commit,
+	// and the uncompressed ones stay in their builders, untouched until the
+	// batches are acknowledged.
+	f := &p.out
 	p.compressed = p.compressed[:0]
-	var encoded [][]byte
-	var ok []*batch
-	for _, b := range batches {
+	f.errs = f.errs[:0]
+	f.txn = store.Txn{Durability: store.Durability(p.opts.Durability), Appends: f.txn.Appends[:0], Built: true}
+	for _, b := range f.batches {
 		out, err := b.encode(p.id, b.part.seq, p.opts.Compression, &p.compressed)
-		if err != nil {
-			p.acknowledge(b, store.AppendResult{}, err)
-			continue
+		f.errs = append(f.errs, err)
+		if err == nil {
+			f.txn.Appends = append(f.txn.Appends, store.Append{Topic: b.part.topic.name, Partition: b.part.index, Batches: out})
 		}
-		encoded = append(encoded, out)
-		ok = append(ok, b)
 	}
-	results, err := p.commitRetrying(ok, encoded)
-	if err != nil && len(ok) > 1 && !fatal(err) {
-		for i, b := range ok {
-			res, err := p.commitRetrying([]*batch{b}, encoded[i:i+1])
-			p.acknowledge(b, firstResult(res), err)
-		}
+	if len(f.txn.Appends) == 0 {
+		p.land(nil, nil) // nothing to commit: the batches fail with their errors
 		return
 	}
-	for i, b := range ok {
-		var res store.AppendResult
-		if err == nil {
-			res = results[i]
-		}
-		p.acknowledge(b, res, err)
+	f.at = time.Now()
+	p.commitOut()
+}
+
+// commitOut commits the txn of out; land receives the outcome.
+func (p *Producer) commitOut() {
+	if err := p.commit(context.Background(), &p.out.txn, p.onLanded); err != nil {
+		p.land(nil, err)
 	}
+}
+
+// land keeps the outcome of out's commit and tells the sender. It may run on
+// the store's goroutine, where it must not block: landed has room, as one
+// commit is out at a time and the sender takes each outcome before the next
+// commit.
+func (p *Producer) land(results []store.AppendResult, err error) {
+	p.out.results, p.out.err = results, err
+	p.landed <- struct{}{}
+}
+
+// commitWait commits the txn of out and waits for the outcome; on the sender.
+func (p *Producer) commitWait() ([]store.AppendResult, error) {
+	p.commitOut()
+	<-p.landed
+	return p.out.results, p.out.err
+}
+
+// acknowledgeOut acknowledges the records of out once its commit landed,
+// after retrying it while it failed with an error that may pass; then the
+// next commit may go. When a commit of several partitions fails for a reason
+// that belongs to one of them (an unknown topic, a batch too large), it
+// commits each alone, so that one partition's failure fails only its own
+// records. On the sender.
+func (p *Producer) acknowledgeOut() {
+	f := &p.out
+	// Before the batches are acknowledged and recycled.
+	oneByOne := len(f.batches) == 1 && len(f.batches[0].records) == 1
+	results, err := p.retry(f.at, f.results, f.err)
+	appends := f.txn.Appends
+	alone := err != nil && len(appends) > 1 && !fatal(err)
+	j := 0 // the batch's append
+	for i, b := range f.batches {
+		switch {
+		case f.errs[i] != nil:
+			p.acknowledge(b, store.AppendResult{}, f.errs[i])
+			continue
+		case alone:
+			f.txn.Appends = appends[j : j+1]
+			at := time.Now()
+			res, err := p.commitWait()
+			res, err = p.retry(at, res, err)
+			p.acknowledge(b, firstResult(res), err)
+		case err != nil:
+			p.acknowledge(b, store.AppendResult{}, err)
+		default:
+			p.acknowledge(b, results[j], nil)
+		}
+		j++
+	}
+	f.txn.Appends = appends
+	clear(f.batches)
+	f.batches = f.batches[:0]
+	p.mu.Lock()
+	p.committing, p.oneByOne = false, oneByOne
+	p.mu.Unlock()
 }
 
 func firstResult(res []store.AppendResult) store.AppendResult {
@@ -127,29 +202,21 @@ func firstResult(res []store.AppendResult) store.AppendResult {
 	return res[0]
 }
 
-// commitRetrying commits the encoded batches in one commit, retrying an
-// error that may pass until the delivery timeout. A retried batch carries
-// the same producer id and sequence numbers, so that if the failed attempt
-// was written after all, the store recognizes the retry as a duplicate and
-// answers with the offsets of the first.
-func (p *Producer) commitRetrying(batches []*batch, encoded [][]byte) ([]store.AppendResult, error) {
-	if len(batches) == 0 {
-		return nil, nil
-	}
-	txn := &store.Txn{Durability: store.Durability(p.opts.Durability), Appends: make([]store.Append, len(batches)), Built: true}
-	for i, b := range batches {
-		txn.Appends[i] = store.Append{Topic: b.part.topic.name, Partition: b.part.index, Batches: encoded[i]}
-	}
-	deadline := time.Now().Add(p.opts.DeliveryTimeout)
+// retry commits the txn of out again while its last attempt failed with an
+// error that may pass, until DeliveryTimeout after its first attempt at, and
+// returns the last outcome. A retried batch carries the same producer id
+// and sequence numbers, so that if the failed attempt was written after
+// all, the store recognizes the retry as a duplicate and answers with the
+// offsets of the first.
+func (p *Producer) retry(at time.Time, results []store.AppendResult, err error) ([]store.AppendResult, error) {
+	deadline := at.Add(p.opts.DeliveryTimeout)
 	backoff := 10 * time.Millisecond
-	for {
-		results, err := p.commit(context.Background(), txn)
-		if err == nil || permanent(err) || time.Now().Add(backoff).After(deadline) {
-			return results, err
-		}
+	for err != nil && !permanent(err) && !time.Now().Add(backoff).After(deadline) {
 		time.Sleep(backoff)
 		backoff = min(2*backoff, time.Second)
+		results, err = p.commitWait()
 	}
+	return results, err
 }
 
 // acknowledge completes the records of b with the outcome of its commit.

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -370,9 +373,14 @@ func TestBackPressure(t *testing.T) {
 	p := newProducer(t, db, &ProducerOptions{MaxBufferedBytes: 1000})
 	release := make(chan struct{})
 	commit := p.commit
-	p.commit = func(ctx context.Context, txn *store.Txn) ([]store.AppendResult, error) {
-		<-release
-		return commit(ctx, txn)
+	p.commit = func(ctx context.Context, txn *store.Txn, done func([]store.AppendResult, error)) error {
+		go func() {
+			<-release
+			if err := commit(ctx, txn, done); err != nil {
+				done(nil, err)
+			}
+		}()
+		return nil
 	}
 	first := p.Send(ctx, &Record{Topic: "t", Value: make([]byte, 900)})
 	cctx, cancel := context.WithCancel(ctx)
@@ -398,13 +406,15 @@ func TestIdempotentRetry(t *testing.T) {
 			p := newProducer(t, db, &ProducerOptions{DisableIdempotence: !idempotent, Partitioner: RoundRobinPartitioner()})
 			commit := p.commit
 			lost := 0
-			p.commit = func(ctx context.Context, txn *store.Txn) ([]store.AppendResult, error) {
-				res, err := commit(ctx, txn)
-				if err == nil && lost < 3 {
-					lost++
-					return nil, errors.New("injected: acknowledgement lost")
-				}
-				return res, err
+			p.commit = func(ctx context.Context, txn *store.Txn, done func([]store.AppendResult, error)) error {
+				return commit(ctx, txn, func(res []store.AppendResult, err error) {
+					if err == nil && lost < 3 {
+						lost++
+						done(nil, errors.New("injected: acknowledgement lost"))
+						return
+					}
+					done(res, err)
+				})
 			}
 			rs := produceValues(t, p, "r", 10)
 			var logged []string
@@ -518,5 +528,170 @@ func TestLogAppendTime(t *testing.T) {
 	}
 	if got := pollAll(t, c, 1)[0]; !got.Timestamp.Equal(r.Timestamp) {
 		t.Fatalf("consumed timestamp %v, acknowledged %v", got.Timestamp, r.Timestamp)
+	}
+}
+
+// TestProduceOneByOne: records produced one at a time, each after the last
+// was acknowledged, find the producer idle and are committed by the
+// goroutine that produces them; bursts between them go through the sender,
+// and some acknowledgements are lost, so that commits of both kinds are
+// retried. Every record is acknowledged once, in the order produced, at the
+// offset that holds it, the stored batches are numbered in sequence, and
+// Close waits for a record committed by its producing goroutine.
+func TestProduceOneByOne(t *testing.T) {
+	for _, c := range []Compression{NoCompression, Zstd} {
+		t.Run(c.String(), func(t *testing.T) {
+			db := openDB(t, 2)
+			p, err := db.NewProducer(&ProducerOptions{Compression: c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var commits, direct atomic.Int32
+			commit := p.commit
+			p.commit = func(ctx context.Context, txn *store.Txn, done func([]store.AppendResult, error)) error {
+				if calledBy("(*Producer).Produce") {
+					direct.Add(1)
+				}
+				n := commits.Add(1)
+				return commit(ctx, txn, func(res []store.AppendResult, err error) {
+					if err == nil && n%5 == 0 {
+						done(nil, errors.New("injected: acknowledgement lost"))
+						return
+					}
+					done(res, err)
+				})
+			}
+			var mu sync.Mutex
+			var produced, acked [2][]*Record
+			ack := make(chan struct{}, 1000)
+			done := func(r *Record, err error) {
+				if err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				acked[r.Partition] = append(acked[r.Partition], r)
+				mu.Unlock()
+				ack <- struct{}{}
+			}
+			produce := func(v string) {
+				r := &Record{Topic: "t", Value: []byte(v)}
+				p.Produce(ctx, r, done)
+				mu.Lock()
+				produced[r.Partition] = append(produced[r.Partition], r)
+				mu.Unlock()
+			}
+			const rounds, oneByOne, burst = 3, 20, 50
+			for round := range rounds {
+				for i := range oneByOne {
+					// Once the sender is done with the last commit, so
+					// that this record finds the producer idle.
+					waitCommitted(p)
+					produce(fmt.Sprintf("%d-one-%d", round, i))
+					if round < rounds-1 || i < oneByOne-1 {
+						<-ack
+					}
+				}
+				if round == rounds-1 {
+					break // Close waits for the last record
+				}
+				for i := range burst {
+					produce(fmt.Sprintf("%d-burst-%d", round, i))
+				}
+				for range burst {
+					<-ack
+				}
+			}
+			if err := p.Close(); err != nil {
+				t.Fatal(err)
+			}
+			// One record of each round's one by one goes through the sender
+			// when the commit before it held several; the others are the
+			// producing goroutine's.
+			if n := direct.Load(); n < rounds*(oneByOne-1) {
+				t.Errorf("%d commits made by Produce, want at least %d", n, rounds*(oneByOne-1))
+			}
+			total := 0
+			for part := range int32(2) {
+				if len(acked[part]) != len(produced[part]) {
+					t.Fatalf("partition %d: %d records acknowledged of %d produced", part, len(acked[part]), len(produced[part]))
+				}
+				values := readValues(t, db, "t", part)
+				if len(values) != len(produced[part]) {
+					t.Fatalf("partition %d: %d records stored of %d produced: %v", part, len(values), len(produced[part]), values)
+				}
+				for i, r := range produced[part] {
+					if acked[part][i] != r {
+						t.Fatalf("partition %d: acknowledgement %d is %s, produced %s", part, i, acked[part][i].Value, r.Value)
+					}
+					if r.Offset != int64(i) || values[i] != string(r.Value) {
+						t.Fatalf("partition %d: %s, the record %d produced, acknowledged at offset %d; offset %d holds %s", part, r.Value, i, r.Offset, i, values[i])
+					}
+				}
+				total += len(values)
+				checkSequences(t, db, p.id, part, len(values))
+			}
+			if total != rounds*oneByOne+(rounds-1)*burst {
+				t.Fatalf("%d records stored, want %d", total, rounds*oneByOne+(rounds-1)*burst)
+			}
+		})
+	}
+}
+
+// calledBy reports whether a function whose name ends with fn is among the
+// callers.
+func calledBy(fn string) bool {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for {
+		f, more := frames.Next()
+		if strings.HasSuffix(f.Function, fn) {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+// waitCommitted waits until p has no commit out.
+func waitCommitted(p *Producer) {
+	for {
+		p.mu.Lock()
+		committing := p.committing
+		p.mu.Unlock()
+		if !committing {
+			return
+		}
+		runtime.Gosched()
+	}
+}
+
+// checkSequences checks that the batches of a partition are the records
+// from offset 0 to n of producer id, numbered in sequence from 0.
+func checkSequences(t *testing.T, db *DB, id producerID, partition int32, n int) {
+	t.Helper()
+	f, err := db.s.Read("t", partition, 0, 1<<20, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := 0
+	for b := f.Batches; len(b) > 0; {
+		batch, rest, err := format.NextBatch(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := format.ValidateBatch(batch)
+		if err != nil {
+			t.Fatalf("partition %d: batch at offset %d: %v", partition, h.BaseOffset, err)
+		}
+		if h.BaseOffset != int64(records) || h.BaseSequence != int32(records) || h.ProducerID != id.id || h.ProducerEpoch != id.epoch {
+			t.Fatalf("partition %d: batch at offset %d: producer %d/%d sequence %d, want offset %d, producer %d/%d sequence %d",
+				partition, h.BaseOffset, h.ProducerID, h.ProducerEpoch, h.BaseSequence, records, id.id, id.epoch, records)
+		}
+		records += int(h.RecordCount)
+		b = rest
+	}
+	if records != n {
+		t.Fatalf("partition %d: %d records in batches, want %d", partition, records, n)
 	}
 }
