@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/spooldb/spool/internal/format"
 )
@@ -16,7 +17,8 @@ import (
 // the high watermarks.
 type batchWriter struct {
 	s       *Store
-	lsn     uint64 // the record being planned
+	lsn     uint64    // the record being planned
+	now     time.Time // the group's commit time: one clock read a group
 	ops     []byte
 	data    []byte
 	writes  []pendingWrite
@@ -52,7 +54,7 @@ func (s *Store) newBatchWriter() *batchWriter {
 		s.wbuf = w
 	}
 	w.data, w.writes, w.jdata, w.jwrites, w.touched = w.data[:0], w.writes[:0], w.jdata[:0], w.jwrites[:0], w.touched[:0]
-	w.lastLSN, w.broken = 0, nil
+	w.lastLSN, w.broken, w.now = 0, nil, s.opts.Now()
 	w.carry, w.carried, w.journal = false, 0, nil
 	return w
 }
@@ -105,7 +107,7 @@ func (w *batchWriter) endRecord() {
 	s := w.s
 	start := len(w.jdata)
 	var sum uint32
-	w.jdata, sum = format.AppendRecord(w.jdata, s.jpos.prev, s.jpos.lsn, s.synced.Load(), s.opts.Now().UnixNano(), w.ops)
+	w.jdata, sum = format.AppendRecord(w.jdata, s.jpos.prev, s.jpos.lsn, s.synced.Load(), w.now.UnixNano(), w.ops)
 	n := len(w.jdata) - start
 	w.jwrites = appendWrite(w.jwrites, s.payloadOffset(s.jpos.extent, s.jpos.pos), start, len(w.jdata))
 	w.lastLSN = s.jpos.lsn

@@ -211,7 +211,7 @@ func (w *batchWriter) planTxn(txn *Txn, results []AppendResult) error {
 	if err != nil {
 		return err
 	}
-	now := w.s.opts.Now()
+	now := w.now
 	var plans [][]batchPlan
 	if idempotent {
 		var err error

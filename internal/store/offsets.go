@@ -37,7 +37,7 @@ func checkOffsets(offsets []Offset) (estimate int, err error) {
 func (w *batchWriter) planOffsets(offsets []Offset) ([]format.Op, error) {
 	s := w.s
 	var ops []format.Op
-	now := s.opts.Now().UnixNano()
+	now := w.now.UnixNano()
 	for _, o := range offsets {
 		k, err := s.key(o.Topic, o.Partition)
 		if err != nil {
