@@ -654,6 +654,11 @@ func checkExtents(s *Store) error {
 	if err != nil {
 		return err
 	}
+	// catchMu first: the writer holds it through a group or a checkpoint,
+	// whose extents are taken from the free list before the operation
+	// that puts them in use is applied (a checkpoint's, at its end).
+	s.catchMu.Lock()
+	defer s.catchMu.Unlock()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	st := s.st
