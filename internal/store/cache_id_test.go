@@ -17,14 +17,7 @@ import (
 func TestRecoveryTrustsThePageCache(t *testing.T) {
 	fs := vfs.NewMem()
 	opts := journalOpts(fs)
-	s, err := Open("f", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.CreateTopic(ctx, "t", 1, nil); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithTopics(t, opts, 1, "t")
 	now := time.Now().UnixMilli()
 	for i := range 10 {
 		txn := &Txn{Appends: []Append{{Topic: "t", Batches: valuesBatch(now, []string{fmt.Sprintf("commit %d", i)})}}, Durability: DurabilityNone}

@@ -24,14 +24,7 @@ func TestCarriedDataAfterPowerLoss(t *testing.T) {
 	fs := vfs.NewMem()
 	opts := journalOpts(fs)
 	opts.Durability = DurabilitySync
-	s, err := Open("f", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.CreateTopic(ctx, "t", 4, nil); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithTopics(t, opts, 4, "t")
 	now := time.Now().UnixMilli()
 	want := make([][]string, 4)
 	for i := range 40 {
@@ -44,7 +37,7 @@ func TestCarriedDataAfterPowerLoss(t *testing.T) {
 	}
 	carried := 0
 	s.catchMu.Lock()
-	_, err = s.readJournal(s.meta, math.MaxUint64, func(_, _ chainPos, x format.Record) {
+	_, err := s.readJournal(s.meta, math.MaxUint64, func(_, _ chainPos, x format.Record) {
 		for or := format.NewOpReader(x.Ops); ; {
 			op, _ := or.Next()
 			if op == nil {
@@ -97,16 +90,7 @@ func TestCarriedDataNotWrittenOverReuse(t *testing.T) {
 	fs := vfs.NewMem()
 	opts := journalOpts(fs)
 	opts.Durability = DurabilitySync
-	s, err := Open("f", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	for _, topic := range []string{"a", "b"} {
-		if err := s.CreateTopic(ctx, topic, 1, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s := openWithTopics(t, opts, 1, "a", "b")
 	now := time.Now().UnixMilli()
 	commit := func(topic string, i int, d Durability) string {
 		t.Helper()
@@ -156,4 +140,21 @@ func TestCarriedDataNotWrittenOverReuse(t *testing.T) {
 			t.Fatalf("b holds %d values, want %d; they differ at offset %d", len(got), len(want), i)
 		}
 	}
+}
+
+// openWithTopics opens file "f" with opts and creates the topics, each with
+// that many partitions; the store closes when the test ends.
+func openWithTopics(t *testing.T, opts Options, partitions int, topics ...string) *Store {
+	t.Helper()
+	s, err := Open("f", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	for _, topic := range topics {
+		if err := s.CreateTopic(ctx, topic, partitions, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
 }
