@@ -122,6 +122,7 @@ func (w *batchWriter) endRecord() {
 	// they count a quarter, so that synchronous groups, which carry theirs,
 	// do not checkpoint four times as often as the others.
 	s.ckptLen += int64(n - w.extra*3/4)
+	w.extra = 0
 }
 
 // journalRoom makes sure a record of estimate bytes of operations fits in the

@@ -289,7 +289,6 @@ func (s *Store) commitGroup(group []*request) {
 				s.journalPending.Add(1)
 			}
 			f.durable = durable && f.journal == nil
-
 			f.pubs, f.lastLSN = w.pubs(), w.lastLSN
 			checkpoint = s.ckptLen >= s.checkpointBytes()
 			return nil
@@ -383,13 +382,10 @@ func (s *Store) landSync(f *flight) error {
 	if p := s.failed.Load(); p != nil {
 		return *p // a group written after a failed one is in doubt too
 	}
-	var err error
-	switch {
-	case f.durable:
-		err = s.syncIfBehind()
-	}
-	if err != nil {
-		return s.fail(err)
+	if f.durable {
+		if err := s.syncIfBehind(); err != nil {
+			return s.fail(err)
+		}
 	}
 	return nil
 }
