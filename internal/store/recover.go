@@ -470,20 +470,23 @@ func (s *Store) recover() error {
 func (s *Store) load(limit uint64, check bool) error {
 	for try := 0; ; try++ {
 		l, err := s.rebuild(limit, check)
-		if err != nil {
-			return err
-		}
-		if limit == math.MaxUint64 || l.st.lsn >= limit || l.stopErr == nil {
+		if err == nil && (limit == math.MaxUint64 || l.st.lsn >= limit || l.stopErr == nil) {
 			s.install(l)
 			return nil
 		}
-		m, err := s.currentMeta()
-		if err != nil {
-			return err
+		// A writer may have checkpointed meanwhile and reused the extents
+		// of the checkpoint and journal this process was reading: under a
+		// new meta page, start over.
+		m, merr := s.currentMeta()
+		if merr != nil {
+			return merr
 		}
 		if m.Sequence != s.meta.Sequence && try < 3 {
 			s.meta = m
 			continue
+		}
+		if err != nil {
+			return err
 		}
 		return fmt.Errorf("%w: journal record %d (extent %d, byte %d, file offset %d) is damaged (%v): records up to %d were published",
 			ErrCorrupt, l.stop.lsn, l.stop.extent, l.stop.pos, s.payloadOffset(l.stop.extent, l.stop.pos), l.stopErr, limit)
