@@ -225,29 +225,7 @@ func TestStoredBatchesValid(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			f, err := db.s.Read("t", 0, 0, 1<<20, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			records := 0
-			for b := f.Batches; len(b) > 0; {
-				batch, rest, err := format.NextBatch(b)
-				if err != nil {
-					t.Fatal(err)
-				}
-				h, err := format.ValidateBatch(batch)
-				if err != nil {
-					t.Fatalf("batch at offset %d: %v", h.BaseOffset, err)
-				}
-				if h.BaseSequence != int32(records) || h.ProducerID != p.id.id {
-					t.Fatalf("batch at offset %d: producer %d sequence %d, want %d and %d", h.BaseOffset, h.ProducerID, h.BaseSequence, p.id.id, records)
-				}
-				records += int(h.RecordCount)
-				b = rest
-			}
-			if records != rounds*perRound {
-				t.Fatalf("%d records stored, want %d", records, rounds*perRound)
-			}
+			checkSequences(t, db, p.id, 0, rounds*perRound)
 		})
 	}
 }

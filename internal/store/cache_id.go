@@ -8,9 +8,14 @@ const wordCacheID = sharedWordMax
 
 // storeCacheID records the file's cache ID in the shared page, after a reset.
 func (s *Store) storeCacheID() {
-	id := s.f.CacheID()
-	s.pg.store(wordCacheID, binary.LittleEndian.Uint64(id[:]))
-	s.pg.store(wordCacheID+1, binary.LittleEndian.Uint64(id[8:]))
+	lo, hi := cacheIDWords(s.f.CacheID())
+	s.pg.store(wordCacheID, lo)
+	s.pg.store(wordCacheID+1, hi)
+}
+
+// cacheIDWords is a cache ID as the two words of the shared page.
+func cacheIDWords(id [16]byte) (lo, hi uint64) {
+	return binary.LittleEndian.Uint64(id[:]), binary.LittleEndian.Uint64(id[8:])
 }
 
 // intactHint is the written LSN of the shared page if the page was set up
@@ -23,8 +28,8 @@ func (s *Store) intactHint() uint64 {
 		return 0
 	}
 	id := s.f.CacheID()
-	if id == ([16]byte{}) || s.pg.load(wordCacheID) != binary.LittleEndian.Uint64(id[:]) ||
-		s.pg.load(wordCacheID+1) != binary.LittleEndian.Uint64(id[8:]) {
+	lo, hi := cacheIDWords(id)
+	if id == ([16]byte{}) || s.pg.load(wordCacheID) != lo || s.pg.load(wordCacheID+1) != hi {
 		return 0
 	}
 	return s.pg.load(wordWritten)

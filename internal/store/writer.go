@@ -329,24 +329,30 @@ func (s *Store) commitGroup(group []*request) {
 // writes them in order, and a group carries only when the others are
 // durable).
 func (s *Store) writeJournals(fs []*flight) error {
-	var buf []byte
-	var runs []pendingWrite
-	var last uint64
-	n := 0
+	var js []*journalWrite
 	for _, f := range fs {
-		if j := f.journal; j != nil {
+		if f.journal != nil {
+			js = append(js, f.journal)
+		}
+	}
+	n := len(js)
+	if n == 0 {
+		return nil
+	}
+	buf, runs := js[0].bytes, js[0].writes
+	if n > 1 {
+		// Consecutive groups' records continue each other in the journal:
+		// one buffer, so that each range is one write.
+		buf, runs = nil, nil
+		for _, j := range js {
 			for _, x := range j.writes {
 				start := len(buf)
 				buf = append(buf, j.bytes[x.start:x.end]...)
 				runs = appendWrite(runs, x.off, start, len(buf))
 			}
-			last = j.lastLSN
-			n++
 		}
 	}
-	if n == 0 {
-		return nil
-	}
+	last := js[n-1].lastLSN
 	defer s.journalPending.Add(int32(-n))
 	if p := s.failed.Load(); p != nil {
 		return *p
