@@ -103,13 +103,15 @@ type Producer struct {
 	changed    chan struct{} // closed and replaced when buffered or unacked fall
 	kick       chan struct{} // wakes the sender
 	landed     chan struct{} // tells the sender that out's commit has its outcome
+	landedHere chan struct{} // tells writeAndAcknowledge that out's commit has its outcome
 	sent       chan struct{} // closed when the sender ends
 
-	scratch    []headerBytes                     // Produce's header conversion, under mu
-	free       []*batch                          // acknowledged batches for reuse, under mu
-	out        flight                            // the commit out
-	onLanded   func([]store.AppendResult, error) // p.land, made a func value once, not per commit
-	compressed []byte                            // the buffer for compressing the batches of out
+	scratch      []headerBytes                     // Produce's header conversion, under mu
+	free         []*batch                          // acknowledged batches for reuse, under mu
+	out          flight                            // the commit out
+	onLanded     func([]store.AppendResult, error) // p.land, made a func value once, not per commit
+	onLandedHere func([]store.AppendResult, error) // p.landHere, likewise
+	compressed   []byte                            // the buffer for compressing the batches of out
 }
 
 // NewProducer returns a producer of records into db.
@@ -122,8 +124,8 @@ func (db *DB) NewProducer(opts *ProducerOptions) (*Producer, error) {
 		return nil, fmt.Errorf("spool: unknown compression %d", o.Compression)
 	}
 	p := &Producer{db: db, opts: o, id: noProducerID, commit: db.s.CommitAsync, topics: map[string]*producerTopic{},
-		changed: make(chan struct{}), kick: make(chan struct{}, 1), landed: make(chan struct{}, 1), sent: make(chan struct{})}
-	p.onLanded = p.land
+		changed: make(chan struct{}), kick: make(chan struct{}, 1), landed: make(chan struct{}, 1), landedHere: make(chan struct{}, 1), sent: make(chan struct{})}
+	p.onLanded, p.onLandedHere = p.land, p.landHere
 	if !o.DisableIdempotence {
 		id, err := db.initProducerID()
 		if err != nil {
@@ -144,15 +146,21 @@ func (p *Producer) Produce(ctx context.Context, r *Record, done func(*Record, er
 	if done == nil {
 		done = func(*Record, error) {}
 	}
+	p.enqueue(ctx, r, done, false)
+}
+
+// enqueue produces r. When r found the producer idle, this goroutine
+// commits r's batch, which saves waking the sender for it, a goroutine wake
+// on the way of every record produced one at a time; if wait, it also waits
+// for the outcome and acknowledges r itself (writeAndAcknowledge).
+func (p *Producer) enqueue(ctx context.Context, r *Record, done func(*Record, error), wait bool) {
 	write, err := p.produce(ctx, r, done)
-	if err != nil {
+	switch {
+	case err != nil:
 		done(r, err)
-		return
-	}
-	if write {
-		// The producer was idle: committing r's batch here saves waking the
-		// sender for it, a goroutine wake on the way of every record
-		// produced one at a time. The sender still acknowledges it.
+	case write && wait:
+		p.writeAndAcknowledge()
+	case write:
 		p.write()
 	}
 }
@@ -165,15 +173,18 @@ func (p *Producer) ProduceSync(ctx context.Context, records ...*Record) error {
 	var mu sync.Mutex
 	var errs []error
 	wg.Add(len(records))
-	for _, r := range records {
-		p.Produce(ctx, r, func(r *Record, err error) {
-			if err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-			wg.Done()
-		})
+	done := func(r *Record, err error) {
+		if err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}
+		wg.Done()
+	}
+	for i, r := range records {
+		// Waiting here for an earlier record's commit would hold back the
+		// records after it; for the last, this goroutine waits anyway.
+		p.enqueue(ctx, r, done, i == len(records)-1)
 	}
 	wg.Wait()
 	return errors.Join(errs...)

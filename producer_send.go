@@ -109,6 +109,45 @@ func (p *Producer) due(b *batch, now time.Time) time.Duration {
 // write encodes the batches of out and commits them without waiting for
 // the outcome, which the sender acknowledges; committing is held.
 func (p *Producer) write() {
+	if p.encodeOut() {
+		p.commitOut()
+	}
+}
+
+// writeAndAcknowledge commits out like write, from a goroutine that waits
+// for its records anyway (ProduceSync's), waits for the outcome and, when
+// every batch was written, acknowledges them itself: the sender's wake, a
+// goroutine switch on the way of every record produced and waited for one
+// at a time, is saved. An outcome that needs more (a retry, a batch that
+// could not be encoded) goes to the sender, as write's does.
+func (p *Producer) writeAndAcknowledge() {
+	if !p.encodeOut() {
+		return
+	}
+	f := &p.out
+	if err := p.commit(context.Background(), &f.txn, p.onLandedHere); err != nil {
+		f.results, f.err = nil, err
+	} else {
+		<-p.landedHere
+	}
+	if f.err != nil || len(f.txn.Appends) < len(f.batches) {
+		p.landed <- struct{}{}
+		return
+	}
+	p.acknowledgeOut()
+	p.mu.Lock()
+	if len(p.active) > 0 || p.closing {
+		// Records that came while the commit was out did not wake the
+		// sender, which collects when a commit lands.
+		p.wakeSender()
+	}
+	p.mu.Unlock()
+}
+
+// encodeOut encodes the batches of out into its txn and reports whether
+// any is to be committed; if none is, it lands out at once, for the sender
+// to fail the batches with their errors.
+func (p *Producer) encodeOut() bool {
 	// The store copies the batches into the file before it completes a
 	// commit, so one buffer serves the compressed batches of every commit,
 	// and the uncompressed ones stay in their builders, untouched until the
@@ -125,11 +164,11 @@ func (p *Producer) write() {
 		}
 	}
 	if len(f.txn.Appends) == 0 {
-		p.land(nil, nil) // nothing to commit: the batches fail with their errors
-		return
+		p.land(nil, nil)
+		return false
 	}
 	f.at = time.Now()
-	p.commitOut()
+	return true
 }
 
 // commitOut commits the txn of out; land receives the outcome.
@@ -146,6 +185,12 @@ func (p *Producer) commitOut() {
 func (p *Producer) land(results []store.AppendResult, err error) {
 	p.out.results, p.out.err = results, err
 	p.landed <- struct{}{}
+}
+
+// landHere is land for writeAndAcknowledge, which waits on landedHere.
+func (p *Producer) landHere(results []store.AppendResult, err error) {
+	p.out.results, p.out.err = results, err
+	p.landedHere <- struct{}{}
 }
 
 // commitWait commits the txn of out and waits for the outcome; on the sender.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -511,107 +512,176 @@ func TestLogAppendTime(t *testing.T) {
 
 // TestProduceOneByOne: records produced one at a time, each after the last
 // was acknowledged, find the producer idle and are committed by the
-// goroutine that produces them; bursts between them go through the sender,
-// and some acknowledgements are lost, so that commits of both kinds are
-// retried. Every record is acknowledged once, in the order produced, at the
-// offset that holds it, the stored batches are numbered in sequence, and
-// Close waits for a record committed by its producing goroutine.
+// goroutine that produces them (with ProduceSync, acknowledged there too);
+// bursts between them go through the sender, and some acknowledgements are
+// lost, so that commits of both kinds are retried. Every record is
+// acknowledged once, in the order produced, at the offset that holds it,
+// the stored batches are numbered in sequence, and Close waits for a record
+// committed by its producing goroutine.
 func TestProduceOneByOne(t *testing.T) {
-	for _, c := range []Compression{NoCompression, Zstd} {
-		t.Run(c.String(), func(t *testing.T) {
-			db := openDB(t, 2)
-			p, err := db.NewProducer(&ProducerOptions{Compression: c})
-			if err != nil {
-				t.Fatal(err)
+	for _, produceSync := range []bool{false, true} {
+		for _, c := range []Compression{NoCompression, Zstd} {
+			t.Run(fmt.Sprintf("sync=%v/%s", produceSync, c), func(t *testing.T) { testProduceOneByOne(t, produceSync, c) })
+		}
+	}
+}
+
+func testProduceOneByOne(t *testing.T, produceSync bool, c Compression) {
+	db := openDB(t, 2)
+	p, err := db.NewProducer(&ProducerOptions{Compression: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	committer := "(*Producer).Produce"
+	if produceSync {
+		committer = "(*Producer).writeAndAcknowledge"
+	}
+	var commits, direct atomic.Int32
+	commit := p.commit
+	p.commit = func(ctx context.Context, txn *store.Txn, done func([]store.AppendResult, error)) error {
+		if calledBy(committer) {
+			direct.Add(1)
+		}
+		n := commits.Add(1)
+		return commit(ctx, txn, func(res []store.AppendResult, err error) {
+			if err == nil && n%5 == 0 {
+				done(nil, errors.New("injected: acknowledgement lost"))
+				return
 			}
-			var commits, direct atomic.Int32
-			commit := p.commit
-			p.commit = func(ctx context.Context, txn *store.Txn, done func([]store.AppendResult, error)) error {
-				if calledBy("(*Producer).Produce") {
-					direct.Add(1)
-				}
-				n := commits.Add(1)
-				return commit(ctx, txn, func(res []store.AppendResult, err error) {
-					if err == nil && n%5 == 0 {
-						done(nil, errors.New("injected: acknowledgement lost"))
-						return
-					}
-					done(res, err)
-				})
-			}
-			var mu sync.Mutex
-			var produced, acked [2][]*Record
-			ack := make(chan struct{}, 1000)
-			done := func(r *Record, err error) {
-				if err != nil {
-					t.Error(err)
-				}
-				mu.Lock()
-				acked[r.Partition] = append(acked[r.Partition], r)
-				mu.Unlock()
-				ack <- struct{}{}
-			}
-			produce := func(v string) {
-				r := &Record{Topic: "t", Value: []byte(v)}
-				p.Produce(ctx, r, done)
-				mu.Lock()
-				produced[r.Partition] = append(produced[r.Partition], r)
-				mu.Unlock()
-			}
-			const rounds, oneByOne, burst = 3, 20, 50
-			for round := range rounds {
-				for i := range oneByOne {
-					// Once the sender is done with the last commit, so
-					// that this record finds the producer idle.
-					waitCommitted(p)
-					produce(fmt.Sprintf("%d-one-%d", round, i))
-					if round < rounds-1 || i < oneByOne-1 {
-						<-ack
-					}
-				}
-				if round == rounds-1 {
-					break // Close waits for the last record
-				}
-				for i := range burst {
-					produce(fmt.Sprintf("%d-burst-%d", round, i))
-				}
-				for range burst {
-					<-ack
-				}
-			}
-			if err := p.Close(); err != nil {
-				t.Fatal(err)
-			}
-			// One record of each round's one by one goes through the sender
-			// when the commit before it held several; the others are the
-			// producing goroutine's.
-			if n := direct.Load(); n < rounds*(oneByOne-1) {
-				t.Errorf("%d commits made by Produce, want at least %d", n, rounds*(oneByOne-1))
-			}
-			total := 0
-			for part := range int32(2) {
-				if len(acked[part]) != len(produced[part]) {
-					t.Fatalf("partition %d: %d records acknowledged of %d produced", part, len(acked[part]), len(produced[part]))
-				}
-				values := readValues(t, db, "t", part)
-				if len(values) != len(produced[part]) {
-					t.Fatalf("partition %d: %d records stored of %d produced: %v", part, len(values), len(produced[part]), values)
-				}
-				for i, r := range produced[part] {
-					if acked[part][i] != r {
-						t.Fatalf("partition %d: acknowledgement %d is %s, produced %s", part, i, acked[part][i].Value, r.Value)
-					}
-					if r.Offset != int64(i) || values[i] != string(r.Value) {
-						t.Fatalf("partition %d: %s, the record %d produced, acknowledged at offset %d; offset %d holds %s", part, r.Value, i, r.Offset, i, values[i])
-					}
-				}
-				total += len(values)
-				checkSequences(t, db, p.id, part, len(values))
-			}
-			if total != rounds*oneByOne+(rounds-1)*burst {
-				t.Fatalf("%d records stored, want %d", total, rounds*oneByOne+(rounds-1)*burst)
-			}
+			done(res, err)
 		})
+	}
+	var mu sync.Mutex
+	var produced, acked [2][]*Record
+	ack := make(chan struct{}, 1000)
+	done := func(r *Record, err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		mu.Lock()
+		acked[r.Partition] = append(acked[r.Partition], r)
+		mu.Unlock()
+		ack <- struct{}{}
+	}
+	produce := func(v string) {
+		r := &Record{Topic: "t", Value: []byte(v)}
+		p.Produce(ctx, r, done)
+		mu.Lock()
+		produced[r.Partition] = append(produced[r.Partition], r)
+		mu.Unlock()
+	}
+	produceOne := func(v string, last bool) {
+		if !produceSync {
+			produce(v)
+			if !last {
+				<-ack
+			}
+			return
+		}
+		r := &Record{Topic: "t", Value: []byte(v)}
+		if err := p.ProduceSync(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		produced[r.Partition] = append(produced[r.Partition], r)
+		acked[r.Partition] = append(acked[r.Partition], r)
+		mu.Unlock()
+	}
+	const rounds, oneByOne, burst = 3, 20, 50
+	for round := range rounds {
+		for i := range oneByOne {
+			// Once the sender is done with the last commit, so that this
+			// record finds the producer idle.
+			waitCommitted(p)
+			produceOne(fmt.Sprintf("%d-one-%d", round, i), round == rounds-1 && i == oneByOne-1)
+		}
+		if round == rounds-1 {
+			break // Close waits for the last record
+		}
+		for i := range burst {
+			produce(fmt.Sprintf("%d-burst-%d", round, i))
+		}
+		for range burst {
+			<-ack
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// One record of each round's one by one goes through the sender when
+	// the commit before it held several; the others are the producing
+	// goroutine's.
+	if n := direct.Load(); n < rounds*(oneByOne-1) {
+		t.Errorf("%d commits made by %s, want at least %d", n, committer, rounds*(oneByOne-1))
+	}
+	total := 0
+	for part := range int32(2) {
+		if len(acked[part]) != len(produced[part]) {
+			t.Fatalf("partition %d: %d records acknowledged of %d produced", part, len(acked[part]), len(produced[part]))
+		}
+		values := readValues(t, db, "t", part)
+		if len(values) != len(produced[part]) {
+			t.Fatalf("partition %d: %d records stored of %d produced: %v", part, len(values), len(produced[part]), values)
+		}
+		for i, r := range produced[part] {
+			if acked[part][i] != r {
+				t.Fatalf("partition %d: acknowledgement %d is %s, produced %s", part, i, acked[part][i].Value, r.Value)
+			}
+			if r.Offset != int64(i) || values[i] != string(r.Value) {
+				t.Fatalf("partition %d: %s, the record %d produced, acknowledged at offset %d; offset %d holds %s", part, r.Value, i, r.Offset, i, values[i])
+			}
+		}
+		total += len(values)
+		checkSequences(t, db, p.id, part, len(values))
+	}
+	if total != rounds*oneByOne+(rounds-1)*burst {
+		t.Fatalf("%d records stored, want %d", total, rounds*oneByOne+(rounds-1)*burst)
+	}
+}
+
+// TestProduceSyncWakesSender: a record produced while ProduceSync's own
+// commit is out waits for the sender, which that commit's landing does not
+// reach; ProduceSync wakes it once it has acknowledged its record.
+func TestProduceSyncWakesSender(t *testing.T) {
+	db := openDB(t, 1)
+	p, err := db.NewProducer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	waitCommitted(p)
+	if err := p.ProduceSync(ctx, &Record{Topic: "t", Value: []byte("first")}); err != nil {
+		t.Fatal(err) // the one record of this commit makes the next find the producer idle
+	}
+	waitCommitted(p)
+	out, release := make(chan struct{}), make(chan struct{})
+	commit := p.commit
+	p.commit = func(ctx context.Context, txn *store.Txn, done func([]store.AppendResult, error)) error {
+		if calledBy("(*Producer).writeAndAcknowledge") {
+			close(out)
+			<-release
+		}
+		return commit(ctx, txn, done)
+	}
+	synced := make(chan error, 1)
+	go func() { synced <- p.ProduceSync(ctx, &Record{Topic: "t", Value: []byte("sync")}) }()
+	<-out
+	acked := make(chan error, 1)
+	p.Produce(ctx, &Record{Topic: "t", Value: []byte("meanwhile")}, func(_ *Record, err error) { acked <- err })
+	close(release)
+	if err := <-synced; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-acked:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the record produced during ProduceSync's commit was not acknowledged within a minute: the sender was not woken")
+	}
+	if got := readValues(t, db, "t", 0); !slices.Equal(got, []string{"first", "sync", "meanwhile"}) {
+		t.Fatalf("stored %q", got)
 	}
 }
 

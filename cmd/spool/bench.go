@@ -35,12 +35,12 @@ that they land on the disk you work on), removed at the end. A benchmark on
 tmpfs measures memory: bench refuses to put its files there unless --dir asks
 for it explicitly.
 
-spool is driven through its public API (spool.Open, a Producer per client, a
-Consumer per partition; in the group workload, 4 Consumers that Subscribe as
-members of one group). --engine also runs spool-engine, the same file driven
-through the engine directly (batches built by the benchmark and committed
-whole, batches read whole), and the comparison shows the API's cost as the
-ratio of the two.
+spool is driven through its public API (spool.Open, a Producer per client
+whose requests are ProduceSync calls, a Consumer per partition; in the group
+workload, 4 Consumers that Subscribe as members of one group). --engine
+also runs spool-engine, the same file driven through the engine directly
+(batches built by the benchmark and committed whole, batches read whole),
+and the comparison shows the API's cost as the ratio of the two.
 
 bench/peers/run.sh runs the same workloads on Redis, NATS JetStream, PostgreSQL
 and SQLite, and prints spool's ratio to each.`,

@@ -7,15 +7,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 
 	"github.com/spooldb/spool"
 )
 
 // Spool returns spool as a System, driven through its public API as an
-// application drives it: spool.Open, a Producer per client, a Consumer per
-// partition. Each stream is a file of its own in Spec.Dir, with one topic.
+// application drives it: spool.Open, a Producer per client (each request a
+// ProduceSync), a Consumer per partition. Each stream is a file of its own in Spec.Dir, with one topic.
 // SpoolEngine is the same file driven through the engine directly.
 func Spool() System { return spoolAPI{} }
 
@@ -113,16 +112,7 @@ func (st *apiStream) Producer(context.Context) (Producer, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &apiProducer{p: p}
-	c.done = func(_ *spool.Record, err error) {
-		if err != nil {
-			c.mu.Lock()
-			c.err = errors.Join(c.err, err)
-			c.mu.Unlock()
-		}
-		c.wg.Done()
-	}
-	return c, nil
+	return &apiProducer{p: p}, nil
 }
 
 func (st *apiStream) Consumer(_ context.Context, group string) (Consumer, error) {
@@ -131,34 +121,27 @@ func (st *apiStream) Consumer(_ context.Context, group string) (Consumer, error)
 
 func (st *apiStream) Close(drop bool) error { return closeFile(st.db.Close(), st.path, drop) }
 
-// apiProducer produces the values of a Send with Produce, one record each,
-// and waits for their callbacks. Records carry no timestamp: the producer
-// stamps them, as it does an application's.
+// apiProducer produces the values of a Send with ProduceSync, one record
+// each, as a Kafka application that waits for its records does (franz-go's
+// ProduceSync). Records carry no timestamp: the producer stamps them, as it
+// does an application's.
 type apiProducer struct {
 	p    *spool.Producer
-	recs []spool.Record // reused: Send returns after every callback
-	done func(*spool.Record, error)
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	err  error
+	recs []spool.Record // reused: Send returns once every record is acknowledged
+	ptrs []*spool.Record
 }
 
 func (c *apiProducer) Send(ctx context.Context, partition int, values [][]byte) error {
 	if cap(c.recs) < len(values) {
 		c.recs = make([]spool.Record, len(values))
+		c.ptrs = make([]*spool.Record, len(values))
 	}
-	recs := c.recs[:len(values)]
-	c.wg.Add(len(values))
+	recs, ptrs := c.recs[:len(values)], c.ptrs[:len(values)]
 	for i, v := range values {
 		recs[i] = spool.Record{Topic: spoolTopic, Partition: int32(partition), Value: v}
-		c.p.Produce(ctx, &recs[i], c.done)
+		ptrs[i] = &recs[i]
 	}
-	c.wg.Wait()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	err := c.err
-	c.err = nil
-	return err
+	return c.p.ProduceSync(ctx, ptrs...)
 }
 
 func (c *apiProducer) Close() error { return c.p.Close() }
