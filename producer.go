@@ -104,6 +104,7 @@ type Producer struct {
 	kick       chan struct{} // wakes the sender
 	landed     chan struct{} // tells the sender that out's commit has its outcome
 	landedHere chan struct{} // tells writeAndAcknowledge that out's commit has its outcome
+	syncCalls  atomic.Uint64 // numbers the ProduceSync calls, which tag their records
 	sent       chan struct{} // closed when the sender ends
 
 	scratch      []headerBytes                     // Produce's header conversion, under mu
@@ -146,21 +147,14 @@ func (p *Producer) Produce(ctx context.Context, r *Record, done func(*Record, er
 	if done == nil {
 		done = func(*Record, error) {}
 	}
-	p.enqueue(ctx, r, done, false)
-}
-
-// enqueue produces r. When r found the producer idle, this goroutine
-// commits r's batch, which saves waking the sender for it, a goroutine wake
-// on the way of every record produced one at a time; if wait, it also waits
-// for the outcome and acknowledges r itself (writeAndAcknowledge).
-func (p *Producer) enqueue(ctx context.Context, r *Record, done func(*Record, error), wait bool) {
-	write, err := p.produce(ctx, r, done)
+	write, err := p.produce(ctx, r, done, 0)
 	switch {
 	case err != nil:
 		done(r, err)
-	case write && wait:
-		p.writeAndAcknowledge()
 	case write:
+		// The producer was idle: committing r's batch here saves waking
+		// the sender for it, a goroutine wake on the way of every record
+		// produced one at a time. The sender still acknowledges it.
 		p.write()
 	}
 }
@@ -181,13 +175,35 @@ func (p *Producer) ProduceSync(ctx context.Context, records ...*Record) error {
 		}
 		wg.Done()
 	}
-	for i, r := range records {
-		// Waiting here for an earlier record's commit would hold back the
-		// records after it; for the last, this goroutine waits anyway.
-		p.enqueue(ctx, r, done, i == len(records)-1)
+	call := p.syncCalls.Add(1)
+	for _, r := range records {
+		if _, err := p.produce(ctx, r, done, call); err != nil {
+			done(r, err)
+		}
+	}
+	if p.takeOut() {
+		p.writeAndAcknowledge(call)
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// takeOut takes the ready batches into out, as the sender would, for the
+// caller to commit, unless a commit is out (the sender collects when it
+// lands) or a Linger holds the batches (the sender is woken to time it).
+func (p *Producer) takeOut() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.committing {
+		return false
+	}
+	if p.opts.Linger > 0 {
+		p.wakeSender()
+		return false
+	}
+	p.collect()
+	p.committing = len(p.out.batches) > 0
+	return p.committing
 }
 
 // Future is the outcome of a record produced with Send.

@@ -48,6 +48,7 @@ type batch struct {
 type batchRecord struct {
 	r    *Record
 	done func(*Record, error)
+	call uint64 // the ProduceSync call that produced r, zero for Produce
 }
 
 // headerBytes is a header as the batch builder takes it.
@@ -63,9 +64,11 @@ func recordSize(r *Record) int {
 	return n
 }
 
-// produce queues r, or says why it cannot. When r found the producer idle,
-// it puts r's batch in out and sets committing: the caller is to write it.
-func (p *Producer) produce(ctx context.Context, r *Record, done func(*Record, error)) (write bool, err error) {
+// produce queues r, or says why it cannot. When r, from Produce (call
+// zero), found the producer idle, it puts r's batch in out and sets
+// committing: the caller is to write it. The records of ProduceSync call
+// wake nobody: the call takes them out itself once all are queued.
+func (p *Producer) produce(ctx context.Context, r *Record, done func(*Record, error), call uint64) (write bool, err error) {
 	size := recordSize(r)
 	var timestamp int64 // in milliseconds, as Kafka keeps it
 	if r.Timestamp.IsZero() {
@@ -107,7 +110,7 @@ func (p *Producer) produce(ctx context.Context, r *Record, done func(*Record, er
 	// commit held one). After a commit of several, more records are likely
 	// on their way: the time it takes the sender to wake gathers them into
 	// r's batch rather than behind a commit of r alone.
-	idle := p.opts.Linger == 0 && !p.committing && len(p.active) == 0 && p.oneByOne
+	idle := call == 0 && p.opts.Linger == 0 && !p.committing && len(p.active) == 0 && p.oneByOne
 	if part.open == nil {
 		part.open = p.newBatch(part)
 		part.open.bb.Reset(timestamp)
@@ -121,7 +124,7 @@ func (p *Producer) produce(ctx context.Context, r *Record, done func(*Record, er
 	}
 	b.bb.Append(timestamp, r.Key, r.Value, p.scratch...)
 	r.Partition = part.index
-	b.records = append(b.records, batchRecord{r, done})
+	b.records = append(b.records, batchRecord{r, done, call})
 	b.bytes += size
 	p.buffered += size
 	p.unacked++
@@ -137,7 +140,7 @@ func (p *Producer) produce(ctx context.Context, r *Record, done func(*Record, er
 		// one wake for the batch will do: the records that join it need
 		// none. While a commit is out, the sender collects when it lands.
 		p.activate(part)
-		if !p.committing {
+		if !p.committing && call == 0 {
 			p.wakeSender()
 		}
 	}
@@ -154,6 +157,9 @@ func (p *Producer) waitForSpace(ctx context.Context, size int) error {
 		if p.buffered == 0 || p.buffered+size <= p.opts.MaxBufferedBytes {
 			return nil
 		}
+		// The records that fill the buffer may be a ProduceSync's, which
+		// woke nobody.
+		p.wakeSender()
 		if err := p.waitChange(ctx); err != nil {
 			return err
 		}

@@ -114,13 +114,14 @@ func (p *Producer) write() {
 	}
 }
 
-// writeAndAcknowledge commits out like write, from a goroutine that waits
-// for its records anyway (ProduceSync's), waits for the outcome and, when
-// every batch was written, acknowledges them itself: the sender's wake, a
-// goroutine switch on the way of every record produced and waited for one
-// at a time, is saved. An outcome that needs more (a retry, a batch that
-// could not be encoded) goes to the sender, as write's does.
-func (p *Producer) writeAndAcknowledge() {
+// writeAndAcknowledge commits out like write, for ProduceSync call, which
+// waits for its records anyway; it waits for the outcome and, when every
+// batch was written and holds records of call alone, acknowledges them on
+// this goroutine: no goroutine switch to the sender and back. An outcome
+// that needs more (a retry, a batch that could not be encoded) goes to the
+// sender, as write's does, and so do the records of others, whose
+// callbacks run on the sender.
+func (p *Producer) writeAndAcknowledge(call uint64) {
 	if !p.encodeOut() {
 		return
 	}
@@ -130,7 +131,7 @@ func (p *Producer) writeAndAcknowledge() {
 	} else {
 		<-p.landedHere
 	}
-	if f.err != nil || len(f.txn.Appends) < len(f.batches) {
+	if f.err != nil || len(f.txn.Appends) < len(f.batches) || !f.madeBy(call) {
 		p.landed <- struct{}{}
 		return
 	}
@@ -142,6 +143,18 @@ func (p *Producer) writeAndAcknowledge() {
 		p.wakeSender()
 	}
 	p.mu.Unlock()
+}
+
+// madeBy reports whether every record of f's batches is of ProduceSync call.
+func (f *flight) madeBy(call uint64) bool {
+	for _, b := range f.batches {
+		for _, br := range b.records {
+			if br.call != call {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // encodeOut encodes the batches of out into its txn and reports whether

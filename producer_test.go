@@ -436,19 +436,34 @@ func readValues(t testing.TB, db *DB, topic string, partition int32) []string {
 	return out
 }
 
-// TestConcurrentProducers shares one producer among goroutines and checks
-// that every record is acknowledged once with a distinct offset, and that
-// each goroutine's records of a partition are in the order produced.
+// TestConcurrentProducers shares one producer among goroutines that call
+// ProduceSync and, now and then, Produce, and checks that every record is
+// acknowledged once with a distinct offset, that each goroutine's records
+// of a partition are in the order produced, and that Produce's callbacks run
+// on the sender, never on a goroutine in ProduceSync (which acknowledges the
+// commits it made of its own records alone).
 func TestConcurrentProducers(t *testing.T) {
 	db := openDB(t, 3)
 	p := newProducer(t, db, nil)
-	const goroutines, each = 8, 300
-	var wg sync.WaitGroup
+	const goroutines, each, asyncEvery = 8, 300, 3
+	var wg, async sync.WaitGroup
 	results := make([][]*Record, goroutines)
 	for g := range goroutines {
 		wg.Go(func() {
 			for i := range each {
 				r := &Record{Topic: "t", Key: []byte(fmt.Sprint(g)), Value: fmt.Appendf(nil, "%d-%d", g, i)}
+				if i%asyncEvery == 0 {
+					async.Add(1)
+					p.Produce(ctx, &Record{Topic: "t", Value: fmt.Appendf(nil, "%d-%d-async", g, i)}, func(_ *Record, err error) {
+						if err != nil {
+							t.Error(err)
+						}
+						if calledBy("(*Producer).writeAndAcknowledge") || !calledBy("(*Producer).send") {
+							t.Error("a callback of Produce ran off the sender")
+						}
+						async.Done()
+					})
+				}
 				if err := p.ProduceSync(ctx, r); err != nil {
 					t.Error(err)
 					return
@@ -458,6 +473,7 @@ func TestConcurrentProducers(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	async.Wait()
 	seen := map[[2]int64]bool{}
 	for g, rs := range results {
 		if len(rs) != each {
@@ -479,8 +495,8 @@ func TestConcurrentProducers(t *testing.T) {
 		_, hwm, _ := db.Offsets("t", part)
 		total += int(hwm)
 	}
-	if total != goroutines*each {
-		t.Fatalf("%d records in the log, want %d", total, goroutines*each)
+	if want := goroutines * (each + (each+asyncEvery-1)/asyncEvery); total != want {
+		t.Fatalf("%d records in the log, want %d", total, want)
 	}
 }
 
