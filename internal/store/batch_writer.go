@@ -26,6 +26,10 @@ type batchWriter struct {
 	jdata   []byte
 	jwrites []pendingWrite
 	touched []partitionKey
+	// appends and plans are planTxn's, kept to be reused by the next
+	// commit: the Appends of the commit being planned, and its batches.
+	appends []plannedAppend
+	plans   []batchPlan
 	lastLSN uint64
 	// carry says the group's records carry the batches it writes
 	// (AppendData), so that syncing the journal's bytes alone makes it
@@ -89,6 +93,9 @@ func (w *batchWriter) emit(op format.Op) error { return w.emitAll(op) }
 // sees all of them or none: an offset commit and its acknowledged ranges,
 // a member's leave and the assignment that follows it.
 func (w *batchWriter) emitAll(ops ...format.Op) error {
+	if len(ops) == 0 {
+		return nil // most commits have no offsets to emit: spare the lock
+	}
 	w.s.mu.Lock()
 	for _, op := range ops {
 		if err := w.s.st.apply(op, w.lsn); err != nil {

@@ -99,6 +99,65 @@ func BenchmarkAppend(b *testing.B) {
 	}
 }
 
+// BenchmarkCommitIdempotent measures commits of one idempotent batch of
+// one 100-byte record each, by 1 or 64 concurrent producers, into an
+// in-memory file: what is left is mostly the writer's planning of each
+// commit, which the producers' commits queue behind.
+func BenchmarkCommitIdempotent(b *testing.B) {
+	for _, producers := range []int{1, 64} {
+		b.Run(fmt.Sprintf("producers=%d", producers), func(b *testing.B) {
+			opts := benchOptions()
+			opts.FS = vfs.NewMem()
+			s, err := Open("bench.spool", opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.CreateTopic(ctx, "t", benchPartitions, nil); err != nil {
+				b.Fatal(err)
+			}
+			value := make([]byte, 100)
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			errs := make(chan error, producers)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for p := range producers {
+				wg.Go(func() {
+					id, err := s.InitProducer(ctx)
+					if err != nil {
+						errs <- err
+						return
+					}
+					var bb format.BatchBuilder
+					var batch []byte
+					txn := &Txn{Appends: []Append{{Topic: "t", Partition: int32(p % benchPartitions)}},
+						Durability: DurabilityNone, Built: true}
+					for seq := int32(0); next.Add(1) <= int64(b.N); seq++ {
+						now := time.Now().UnixMilli()
+						bb.Reset(now)
+						bb.SetProducer(id.ID, id.Epoch, seq)
+						bb.Append(now, nil, value)
+						batch = bb.Build(batch[:0])
+						txn.Appends[0].Batches = batch
+						if _, err := s.Commit(ctx, txn); err != nil {
+							errs <- err
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.StopTimer()
+			close(errs)
+			if err := <-errs; err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
+
 // BenchmarkRead measures a sequential read of a whole partition from its
 // start, 1 MiB per Read, from a file in the page cache.
 func BenchmarkRead(b *testing.B) {

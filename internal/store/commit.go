@@ -185,47 +185,55 @@ func checkBatches(b []byte, built bool) (n, idempotent int, err error) {
 
 // planTxn resolves and checks everything first, so that a bad request is
 // rejected before it changes anything, then writes the batches and emits the
-// record's operations.
+// record's operations. It parses each batch's header once, into w.plans,
+// for the steps after it.
 func (w *batchWriter) planTxn(txn *Txn, results []AppendResult) error {
-	parts := make([]*partition, len(txn.Appends))
-	idempotent := false
-	for i, a := range txn.Appends {
+	// The plans hold the caller's batches: the writer must not keep them
+	// alive once the commit is planned.
+	defer func() { clear(w.plans) }()
+	w.appends, w.plans = w.appends[:0], w.plans[:0]
+	idempotent := 0
+	for _, a := range txn.Appends {
 		p, err := w.s.lookup(a.Topic, a.Partition)
 		if err != nil {
 			return err
 		}
+		first := len(w.plans)
 		for b := a.Batches; len(b) > 0; {
-			batch, rest, _ := format.NextBatch(b)
+			// checkBatches checked the framing: the header says where the
+			// next batch starts.
+			h, _ := format.ParseBatchHeader(b)
+			batch, rest := b[:h.Size()], b[h.Size():]
 			if len(batch) > int(p.topic.config.MaxMessageBytes) {
 				return fmt.Errorf("%w: a batch of %d bytes for %s/%d, whose max.message.bytes is %d",
 					ErrRecordTooLarge, len(batch), a.Topic, a.Partition, p.topic.config.MaxMessageBytes)
 			}
-			if h, _ := format.ParseBatchHeader(batch); h.ProducerID >= 0 {
-				idempotent = true
+			if h.ProducerID >= 0 {
+				idempotent++
 			}
+			w.plans = append(w.plans, batchPlan{batch: batch, h: h})
 			b = rest
 		}
-		parts[i] = p
+		w.appends = append(w.appends, plannedAppend{p: p, first: first, end: len(w.plans)})
 	}
 	offsets, err := w.planOffsets(txn.Offsets)
 	if err != nil {
 		return err
 	}
 	now := w.now
-	var plans [][]batchPlan
-	if idempotent {
-		var err error
-		if plans, err = w.checkProducers(txn, parts, now.UnixNano()); err != nil {
+	if idempotent > 0 {
+		if err := w.checkProducers(idempotent, now.UnixNano()); err != nil {
 			return err
 		}
 	}
-	for i, a := range txn.Appends {
+	for i, a := range w.appends {
+		plans := w.plans[a.first:a.end]
 		var r AppendResult
 		var err error
-		if plans != nil {
-			r, err = w.appendPlanned(parts[i], a.Batches, plans[i], now.UnixMilli())
+		if idempotent > 0 {
+			r, err = w.appendPlanned(a.p, plans, now.UnixMilli())
 		} else {
-			r, err = w.appendBatches(parts[i], a.Batches, now.UnixMilli())
+			r, err = w.appendBatches(a.p, plans, now.UnixMilli())
 		}
 		if err != nil {
 			return err
@@ -235,9 +243,16 @@ func (w *batchWriter) planTxn(txn *Txn, results []AppendResult) error {
 	return w.emitAll(offsets...)
 }
 
-// appendBatches copies batches into p's extents, assigning offsets from p's
-// log end, and emits the operations that publish them.
-func (w *batchWriter) appendBatches(p *partition, batches []byte, nowMs int64) (AppendResult, error) {
+// plannedAppend is an Append of the commit being planned: its partition,
+// and its batches' plans, w.plans[first:end].
+type plannedAppend struct {
+	p          *partition
+	first, end int
+}
+
+// appendBatches copies the batches of plans into p's extents, assigning
+// offsets from p's log end, and emits the operations that publish them.
+func (w *batchWriter) appendBatches(p *partition, plans []batchPlan, nowMs int64) (AppendResult, error) {
 	s := w.s
 	key := partitionKey{p.topic.id, p.index}
 	res := AppendResult{BaseOffset: p.next, LogAppendTime: -1}
@@ -256,10 +271,9 @@ func (w *batchWriter) appendBatches(p *partition, batches []byte, nowMs int64) (
 		w.touch(key)
 		return w.publishRun(run, w.data[runData:])
 	}
-	for b := batches; len(b) > 0; {
-		batch, rest, _ := format.NextBatch(b)
-		b = rest
-		size := uint32(len(batch))
+	for i := range plans {
+		bp := &plans[i]
+		size := uint32(len(bp.batch))
 		if len(p.segments) == 0 || p.segments[len(p.segments)-1].size+(run.End-run.Start)+size > payload {
 			if err := flushRun(); err != nil {
 				return res, err
@@ -278,19 +292,17 @@ func (w *batchWriter) appendBatches(p *partition, batches []byte, nowMs int64) (
 		if err := s.ensureAllocated(sg.extent, run.End+size); err != nil {
 			return res, err
 		}
-		copied := w.reserve(s.payloadOffset(sg.extent, run.End), len(batch))
-		copy(copied, batch)
+		copied := w.reserve(s.payloadOffset(sg.extent, run.End), len(bp.batch))
+		copy(copied, bp.batch)
 		format.SetBaseOffset(copied, next)
+		maxTimestamp := bp.h.MaxTimestamp
 		if p.topic.config.LogAppendTime {
 			format.SetMaxTimestampLogAppend(copied, nowMs)
-		}
-		h, err := format.ParseBatchHeader(copied)
-		if err != nil {
-			return res, err
+			maxTimestamp = nowMs
 		}
 		run.End += size
-		run.MaxTimestamp = max(run.MaxTimestamp, h.MaxTimestamp)
-		next = h.LastOffset() + 1
+		run.MaxTimestamp = max(run.MaxTimestamp, maxTimestamp)
+		next += int64(bp.h.LastOffsetDelta) + 1
 	}
 	res.LastOffset = next - 1
 	return res, flushRun()

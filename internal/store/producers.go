@@ -99,8 +99,9 @@ func nextSequence(seq int32) int32 {
 }
 
 // check applies Kafka's rules to a batch of epoch with sequences
-// [first, last] against e, the producer's state in the partition (no
-// batches: no state). It returns the batch the new one duplicates, if any.
+// [first, last] against e, the producer's state in the partition (nil or
+// no batches: no state). It returns the batch the new one duplicates, if
+// any.
 //
 //   - No state (never seen, or expired): any sequence is accepted, as Kafka
 //     does when the producer's entry has no epoch.
@@ -110,7 +111,7 @@ func nextSequence(seq int32) int32 {
 //   - A higher epoch: the sequences restart, so first must be 0.
 //   - The same epoch: first must follow the last batch's last sequence.
 func (e *producerState) check(epoch int16, first, last int32) (*producerBatch, error) {
-	if len(e.batches) == 0 {
+	if e == nil || len(e.batches) == 0 {
 		return nil, nil
 	}
 	if epoch == e.epoch {
@@ -267,78 +268,114 @@ type seqKey struct {
 	id   int64
 }
 
-// batchPlan is what a commit does with one batch of an Append: write it, or
-// skip it as a duplicate. For an idempotent batch, pb is the ProducerBatch
-// the commit emits (the offsets it will get) or, for a duplicate, the batch
-// it duplicates; for the other batches pb.ProducerID is -1 and
-// pb.FirstOffset the offset the batch will get.
+// batchPlan is a batch of the commit being planned, its header, and what
+// the commit does with it: write it, or skip it as a duplicate. For an
+// idempotent batch, pb is the ProducerBatch the commit emits (the offsets
+// it will get) or, for a duplicate, the batch it duplicates; for the other
+// batches pb.ProducerID is -1 and pb.FirstOffset the offset the batch will
+// get.
 type batchPlan struct {
-	dup bool
-	pb  format.ProducerBatch
+	batch []byte
+	h     format.BatchHeader
+	dup   bool
+	pb    format.ProducerBatch
 }
 
-// checkProducers checks the idempotent batches of txn's appends, each
-// against the state as the batches before it (of earlier commits, and of
-// this one) leave it, and returns what to do with every batch of every
-// Append. It changes nothing: a batch rejected rejects the commit.
-func (w *batchWriter) checkProducers(txn *Txn, parts []*partition, now int64) ([][]batchPlan, error) {
-	plans := make([][]batchPlan, len(txn.Appends))
-	next := map[partitionKey]int64{} // the log end as the batches before leave it
-	sim := map[seqKey]*producerState{}
-	for i, a := range txn.Appends {
-		p := parts[i]
+// checkProducers checks the idempotent batches of the commit being planned
+// (idempotent of them), each against the state as the batches before it (of
+// earlier commits, and of this one) leave it, and fills in the plan of
+// every batch. It changes nothing: a batch rejected rejects the commit.
+func (w *batchWriter) checkProducers(idempotent int, now int64) error {
+	copies := w.producerCopies(idempotent)
+	// The log ends as the Appends before leave them, kept only when
+	// several Appends may go to one partition.
+	var logEnds map[partitionKey]int64
+	if len(w.appends) > 1 {
+		logEnds = make(map[partitionKey]int64, len(w.appends))
+	}
+	for _, a := range w.appends {
+		p := a.p
 		key := partitionKey{p.topic.id, p.index}
-		n, ok := next[key]
+		n, ok := logEnds[key]
 		if !ok {
 			n = p.next
 		}
-		for b := a.Batches; len(b) > 0; {
-			batch, rest, _ := format.NextBatch(b)
-			b = rest
-			h, _ := format.ParseBatchHeader(batch)
-			bp := batchPlan{pb: format.ProducerBatch{ProducerID: -1, FirstOffset: n}}
+		for i := a.first; i < a.end; i++ {
+			bp := &w.plans[i]
+			h := bp.h
+			bp.pb = format.ProducerBatch{ProducerID: -1, FirstOffset: n}
 			if h.ProducerID >= 0 {
-				sk := seqKey{key, h.ProducerID}
-				e := sim[sk]
+				copied := copies[seqKey{key, h.ProducerID}]
+				e := copied
 				if e == nil {
-					e = p.producers[h.ProducerID].clone()
-					sim[sk] = e
+					e = p.producers[h.ProducerID]
 				}
 				last := lastSequence(h.BaseSequence, h.LastOffsetDelta)
 				dup, err := e.check(h.ProducerEpoch, h.BaseSequence, last)
 				if err != nil {
-					return nil, fmt.Errorf("%s/%d: producer %d: %w", a.Topic, a.Partition, h.ProducerID, err)
+					return fmt.Errorf("%s/%d: producer %d: %w", p.topic.name, p.index, h.ProducerID, err)
 				}
 				bp.pb = format.ProducerBatch{Topic: key.topic, Partition: key.partition, ProducerID: h.ProducerID,
 					Epoch: h.ProducerEpoch, FirstSeq: h.BaseSequence, LastSeq: last, FirstOffset: n,
 					LastOffset: n + int64(h.LastOffsetDelta), Time: now}
-				if dup != nil {
+				switch {
+				case dup != nil:
 					bp.dup = true
 					bp.pb.FirstOffset, bp.pb.LastOffset, bp.pb.Time = dup.firstOffset, dup.lastOffset, dup.time
-				} else {
-					e.add(h.ProducerEpoch, producerBatch{firstSeq: h.BaseSequence, lastSeq: last,
+				case copied != nil:
+					copied.add(h.ProducerEpoch, producerBatch{firstSeq: h.BaseSequence, lastSeq: last,
 						firstOffset: bp.pb.FirstOffset, lastOffset: bp.pb.LastOffset, time: now})
 				}
 			}
 			if !bp.dup {
 				n += int64(h.LastOffsetDelta) + 1
 			}
-			plans[i] = append(plans[i], bp)
 		}
-		next[key] = n
+		if logEnds != nil {
+			logEnds[key] = n
+		}
 	}
-	return plans, nil
+	return nil
 }
 
-// appendPlanned writes the batches of an Append that plan does not skip as
-// duplicates, in runs of contiguous bytes, then emits the ProducerBatch of
-// each idempotent batch written. With every batch a duplicate, the result
-// carries the original offsets of the first and last (and append time) and
-// Duplicate.
-func (w *batchWriter) appendPlanned(p *partition, batches []byte, plan []batchPlan, nowMs int64) (AppendResult, error) {
+// producerCopies returns a copy of the state of each producer that has
+// several of the commit's idempotent batches (idempotent of them) in one
+// partition, for checkProducers to advance batch by batch; nil stands for
+// the others. A producer's only batch in a partition, which is what almost
+// every commit holds, is checked against the partition's state itself,
+// sparing the copy.
+func (w *batchWriter) producerCopies(idempotent int) map[seqKey]*producerState {
+	if idempotent < 2 {
+		return nil
+	}
+	copies := make(map[seqKey]*producerState, idempotent)
+	for _, a := range w.appends {
+		key := partitionKey{a.p.topic.id, a.p.index}
+		for i := a.first; i < a.end; i++ {
+			id := w.plans[i].h.ProducerID
+			if id < 0 {
+				continue
+			}
+			sk := seqKey{key, id}
+			switch e, seen := copies[sk]; {
+			case !seen:
+				copies[sk] = nil
+			case e == nil:
+				copies[sk] = a.p.producers[id].clone()
+			}
+		}
+	}
+	return copies
+}
+
+// appendPlanned writes the batches of an Append (plans) that are not
+// duplicates, in runs of contiguous batches, then emits the ProducerBatch
+// of each idempotent batch written. With every batch a duplicate, the
+// result carries the original offsets of the first and last (and append
+// time) and Duplicate.
+func (w *batchWriter) appendPlanned(p *partition, plans []batchPlan, nowMs int64) (AppendResult, error) {
 	res := AppendResult{BaseOffset: -1, LastOffset: -1, LogAppendTime: -1}
-	var dups, written []format.ProducerBatch
-	flush := func(run []byte, want int64) error {
+	flush := func(run []batchPlan) error {
 		if len(run) == 0 {
 			return nil
 		}
@@ -346,7 +383,7 @@ func (w *batchWriter) appendPlanned(p *partition, batches []byte, plan []batchPl
 		if err != nil {
 			return err
 		}
-		if r.BaseOffset != want {
+		if want := run[0].pb.FirstOffset; r.BaseOffset != want {
 			return fmt.Errorf("internal error: batches planned at offset %d landed at %d", want, r.BaseOffset)
 		}
 		if res.BaseOffset < 0 {
@@ -355,42 +392,34 @@ func (w *batchWriter) appendPlanned(p *partition, batches []byte, plan []batchPl
 		res.LastOffset = r.LastOffset
 		return nil
 	}
-	start, pos := 0, 0
-	runAt := int64(-1) // the offset planned for the run's first batch
-	for b, i := batches, 0; len(b) > 0; i++ {
-		batch, rest, _ := format.NextBatch(b)
-		b = rest
-		bp := plan[i]
-		switch {
-		case bp.dup:
-			if err := flush(batches[start:pos], runAt); err != nil {
+	start := 0 // the first batch of the run
+	for i := range plans {
+		if plans[i].dup {
+			if err := flush(plans[start:i]); err != nil {
 				return res, err
 			}
-			dups = append(dups, bp.pb)
 			w.s.afterDuplicate()
-			start, runAt = pos+len(batch), -1
-		case runAt < 0:
-			runAt = bp.pb.FirstOffset
+			start = i + 1
 		}
-		if !bp.dup && bp.pb.ProducerID >= 0 {
-			written = append(written, bp.pb)
-		}
-		pos += len(batch)
 	}
-	if err := flush(batches[start:], runAt); err != nil {
+	if err := flush(plans[start:]); err != nil {
 		return res, err
 	}
-	for _, pb := range written {
-		if err := w.emit(pb); err != nil {
-			return res, err
+	for i := range plans {
+		if bp := &plans[i]; !bp.dup && bp.pb.ProducerID >= 0 {
+			if err := w.emit(bp.pb); err != nil {
+				return res, err
+			}
 		}
 	}
 	if res.BaseOffset < 0 {
-		// Kafka answers a duplicate with the time it recorded for the
-		// batch: on a LogAppendTime topic, the append time it stamped.
-		res = AppendResult{BaseOffset: dups[0].FirstOffset, LastOffset: dups[len(dups)-1].LastOffset, LogAppendTime: -1, Duplicate: true}
+		// Every batch was a duplicate. Kafka answers a duplicate with the
+		// time it recorded for the batch: on a LogAppendTime topic, the
+		// append time it stamped.
+		first, last := plans[0].pb, plans[len(plans)-1].pb
+		res = AppendResult{BaseOffset: first.FirstOffset, LastOffset: last.LastOffset, LogAppendTime: -1, Duplicate: true}
 		if p.topic.config.LogAppendTime {
-			res.LogAppendTime = dups[0].Time / int64(time.Millisecond)
+			res.LogAppendTime = first.Time / int64(time.Millisecond)
 		}
 	}
 	return res, nil

@@ -314,6 +314,78 @@ func TestIdempotentSeveralBatches(t *testing.T) {
 	}
 }
 
+// TestIdempotentCommitOfSeveralProducers covers commits of several
+// producers' batches in several partitions: a producer's only batch in a
+// partition is checked against the partition's state, its later batches in
+// one partition against the state the earlier ones leave, whether they
+// share an Append or not, and any batch rejected rejects the commit.
+func TestIdempotentCommitOfSeveralProducers(t *testing.T) {
+	s := openWithTopic(t, vfs.NewMem(), 2)
+	defer s.Close()
+	mustProduce(t, s, 0, idemBatch(7, 0, 0, 2, "a"))
+	mustProduce(t, s, 1, idemBatch(7, 0, 0, 1, "b"))
+	appendTo := func(partition int32, batches ...[]byte) Append {
+		return Append{Topic: "t", Partition: partition, Batches: slices.Concat(batches...)}
+	}
+	// lastBatches sums up what the partitions remember of each producer,
+	// without the append times.
+	lastBatches := func() string {
+		var out []string
+		for p := range int32(2) {
+			for _, st := range producers(t, s, p) {
+				out = append(out, fmt.Sprintf("p%d: producer %d epoch %d seq %d offset %d", p, st.ProducerID, st.Epoch, st.LastSequence, st.LastOffset))
+			}
+		}
+		return strings.Join(out, "; ")
+	}
+
+	before := lastBatches()
+	_, err := s.Commit(ctx, &Txn{Appends: []Append{
+		appendTo(0, idemBatch(7, 0, 2, 1, "c")),
+		appendTo(1, idemBatch(7, 0, 1, 1, "d")),
+		appendTo(0, idemBatch(8, 0, 0, 1, "e")),
+		appendTo(0, idemBatch(8, 0, 2, 1, "gap")), // producer 8 is at 0 in this commit: 1 is next
+	}})
+	if !errors.Is(err, ErrOutOfOrderSequence) {
+		t.Fatalf("a gap in a producer's second batch of a commit: %v, want %v", err, ErrOutOfOrderSequence)
+	}
+	if hwm(t, s, 0) != 2 || hwm(t, s, 1) != 1 || lastBatches() != before {
+		t.Fatalf("a rejected commit left high watermarks %d and %d and producers %s, want 2, 1 and %s",
+			hwm(t, s, 0), hwm(t, s, 1), lastBatches(), before)
+	}
+
+	res, err := s.Commit(ctx, &Txn{Appends: []Append{
+		appendTo(0, idemBatch(7, 0, 2, 1, "c")),                             // producer 7's only batch in 0
+		appendTo(1, idemBatch(7, 0, 1, 1, "d"), idemBatch(7, 0, 0, 1, "b")), // a new batch, then a retry of one written before
+		appendTo(0, idemBatch(8, 0, 0, 1, "e"), idemBatch(8, 0, 1, 2, "f")), // a producer new to 0, twice
+		appendTo(0, idemBatch(8, 0, 1, 2, "f")),                             // a retry of the batch before
+		appendTo(1, idemBatch(8, 0, 5, 1, "g")),                             // a producer new to 1: any sequence
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []AppendResult{
+		{BaseOffset: 2, LastOffset: 2, LogAppendTime: -1},
+		{BaseOffset: 1, LastOffset: 1, LogAppendTime: -1},
+		{BaseOffset: 3, LastOffset: 5, LogAppendTime: -1},
+		{BaseOffset: 4, LastOffset: 5, LogAppendTime: -1, Duplicate: true},
+		{BaseOffset: 2, LastOffset: 2, LogAppendTime: -1},
+	}
+	if !slices.Equal(res, want) {
+		t.Fatalf("results %+v\nwant %+v", res, want)
+	}
+	wantBatches := "p0: producer 7 epoch 0 seq 2 offset 2; p0: producer 8 epoch 0 seq 2 offset 5; " +
+		"p1: producer 7 epoch 0 seq 1 offset 1; p1: producer 8 epoch 0 seq 5 offset 2"
+	if got := lastBatches(); got != wantBatches {
+		t.Fatalf("producers %s\nwant %s", got, wantBatches)
+	}
+	for p, want := range [][]string{{"a-0", "a-1", "c-0", "e-0", "f-0", "f-1"}, {"b-0", "d-0", "g-0"}} {
+		if got := values(t, s, "t", int32(p), 0); !slices.Equal(got, want) {
+			t.Fatalf("partition %d holds %v, want %v", p, got, want)
+		}
+	}
+}
+
 // TestIdempotentLogAppendTime checks that a duplicate on a LogAppendTime
 // topic reports the time its original was stamped with, as Kafka answers.
 func TestIdempotentLogAppendTime(t *testing.T) {
