@@ -6,8 +6,11 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -140,6 +143,102 @@ func TestCarriedDataNotWrittenOverReuse(t *testing.T) {
 			t.Fatalf("b holds %d values, want %d; they differ at offset %d", len(got), len(want), i)
 		}
 	}
+}
+
+// TestCarryBehindASync: a synchronous group planned while the syncer syncs
+// the file for a group ahead of it (one that allocated an extent, so could
+// not carry its batch) carries its own, since that sync makes everything
+// before it durable first; after a power loss at any point both are whole.
+func TestCarryBehindASync(t *testing.T) {
+	mem := vfs.NewMem()
+	gate := &syncGate{FS: mem, entered: make(chan struct{}), release: make(chan struct{})}
+	opts := journalOpts(gate)
+	opts.Durability = DurabilitySync
+	s := openWithTopics(t, opts, 1, "t", "u")
+	now := time.Now().UnixMilli()
+	commit := func(topic, v string) <-chan error {
+		done := make(chan error, 1)
+		txn := &Txn{Appends: []Append{{Topic: topic, Batches: valuesBatch(now, []string{v})}}}
+		if err := s.CommitAsync(ctx, txn, func(_ []AppendResult, err error) { done <- err }); err != nil {
+			done <- err
+		}
+		return done
+	}
+	if err := <-commit("t", "t first"); err != nil { // t/0 has its extent
+		t.Fatal(err)
+	}
+	gate.hold.Store(true)
+	first := commit("u", "u first") // allocates u/0's extent: syncs the file
+	<-gate.entered
+	second := commit("t", "t second")
+	// Nothing lands until the sync returns: the second group is planned
+	// once the syncer holds both.
+	for s.landing.Load() < 2 {
+		runtime.Gosched()
+	}
+	close(gate.release)
+	for _, done := range []<-chan error{first, second} {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var last format.Record
+	s.catchMu.Lock()
+	_, err := s.readJournal(s.meta, math.MaxUint64, func(_, _ chainPos, x format.Record) { last = x })
+	s.catchMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	or := format.NewOpReader(last.Ops)
+	op, err := or.Next()
+	if _, ok := op.(format.AppendData); !ok || err != nil {
+		t.Fatalf("the group behind the sync wrote %T (%v), want AppendData: it did not carry its batch", op, err)
+	}
+	for seed := range uint64(20) {
+		o := opts
+		o.FS = mem.Crash(rand.New(rand.NewPCG(seed, 11)))
+		s2, err := Open("f", o)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		if got := values(t, s2, "t", 0, 0); !slices.Equal(got, []string{"t first", "t second"}) {
+			t.Fatalf("seed %d: t/0 holds %q", seed, got)
+		}
+		if got := values(t, s2, "u", 0, 0); !slices.Equal(got, []string{"u first"}) {
+			t.Fatalf("seed %d: u/0 holds %q", seed, got)
+		}
+		s2.Close()
+	}
+}
+
+// syncGate is a file system whose files' Sync, while hold is set, tells
+// entered (once) and waits for release.
+type syncGate struct {
+	vfs.FS
+	hold             atomic.Bool
+	once             sync.Once
+	entered, release chan struct{}
+}
+
+func (g *syncGate) Open(path string, create bool) (vfs.File, error) {
+	f, err := g.FS.Open(path, create)
+	if err != nil {
+		return nil, err
+	}
+	return gatedFile{f, g}, nil
+}
+
+type gatedFile struct {
+	vfs.File
+	g *syncGate
+}
+
+func (f gatedFile) Sync() error {
+	if f.g.hold.Load() {
+		f.g.once.Do(func() { close(f.g.entered) })
+		<-f.g.release
+	}
+	return f.File.Sync()
 }
 
 // openWithTopics opens file "f" with opts and creates the topics, each with

@@ -83,6 +83,10 @@ type Store struct {
 	reqs     chan *request
 	flights  chan *flight // written groups, from the writer to the syncer
 	landing  atomic.Int32 // flights sent to the syncer and not yet landed
+	// syncAhead is the last record of the last group the writer handed the
+	// syncer to sync: the syncer syncs the file through it before it
+	// writes the journal records of the groups after. The writer's.
+	syncAhead uint64
 	// journalPending counts the groups whose journal records the syncer
 	// has yet to write; while there are any, the writer keeps the file's
 	// writer lock (lockHeld) across groups, heldGroups of them so far.

@@ -275,8 +275,8 @@ func (s *Store) commitGroup(group []*request) {
 			w := s.newBatchWriter()
 			// Carrying the batches in the journal lets the group sync its
 			// journal bytes alone, which leaves nothing to chance only if
-			// everything written before is durable.
-			w.carry = durable && s.allSynced()
+			// everything written before is durable first.
+			w.carry = durable && s.durableBefore()
 			for i, r := range group {
 				if f.errs[i] = w.record(r.estimate, r.plan); f.errs[i] != nil && w.broken != nil {
 					return w.broken
@@ -288,7 +288,9 @@ func (s *Store) commitGroup(group []*request) {
 			if f.journal = w.journal; f.journal != nil {
 				s.journalPending.Add(1)
 			}
-			f.durable = durable && f.journal == nil
+			if f.durable = durable && f.journal == nil; f.durable {
+				s.syncAhead = w.lastLSN
+			}
 			f.pubs, f.lastLSN = w.pubs(), w.lastLSN
 			checkpoint = s.ckptLen >= s.checkpointBytes()
 			return nil
@@ -526,10 +528,22 @@ func (s *Store) checkpointBytes() int64 {
 	return int64(s.meta.ExtentSize) - format.ExtentHeaderSize - continueReserve
 }
 
-// allSynced reports whether every record any process wrote is known
-// durable.
-func (s *Store) allSynced() bool {
-	return s.pg.b != nil && s.synced.Load() >= s.flushed.Load() && s.pg.load(wordSynced) >= s.pg.load(wordWritten)
+// durableBefore reports whether every record any process wrote will be
+// durable before the journal records of the next group are written: known
+// durable already, or to be synced by a group ahead of it at the syncer,
+// which lands groups in order (a sync covers the whole file, whoever wrote
+// to it). A group that carries its data after a record that is lost would
+// be lost with it, acknowledged: recovery stops at the first record
+// missing. Without the second case, each group that cannot carry (one that
+// allocates an extent, say) would stop the groups planned while it syncs
+// from carrying, and those the groups after them, for as long as syncs
+// overlap.
+func (s *Store) durableBefore() bool {
+	if s.pg.b == nil {
+		return false
+	}
+	flushed, written := s.flushed.Load(), s.pg.load(wordWritten)
+	return s.syncAhead >= max(flushed, written) || s.synced.Load() >= flushed && s.pg.load(wordSynced) >= written
 }
 
 // syncIfBehind syncs the file if a record written is not yet known durable,
