@@ -25,6 +25,11 @@ type batchWriter struct {
 	merged  []byte // writeData's buffer for ranges written by several requests
 	jdata   []byte
 	jwrites []pendingWrite
+	// hdata and hwrites are the headers of the data extents a group that
+	// carries its data allocates, for the syncer to make durable before
+	// its journal records (the writer writes them at once too).
+	hdata   []byte
+	hwrites []pendingWrite
 	touched []partitionKey
 	// appends and plans are planTxn's, kept to be reused by the next
 	// commit: the Appends of the commit being planned, and its batches.
@@ -58,14 +63,26 @@ func (s *Store) newBatchWriter() *batchWriter {
 		s.wbuf = w
 	}
 	w.data, w.writes, w.jdata, w.jwrites, w.touched = w.data[:0], w.writes[:0], w.jdata[:0], w.jwrites[:0], w.touched[:0]
+	w.hdata, w.hwrites = w.hdata[:0], w.hwrites[:0]
 	w.lastLSN, w.broken, w.now = 0, nil, s.opts.Now()
 	w.carry, w.carried, w.journal = false, 0, nil
 	return w
 }
 
-// record plans one request into one journal record.
-func (w *batchWriter) record(estimate int, plan func(*batchWriter) error) error {
-	if err := w.journalRoom(estimate); err != nil {
+// record plans one request into one journal record. carried bounds the
+// batch bytes the record may carry (AppendData): while the group carries,
+// the journal extent must have room for them too, or the record would stop
+// carrying, and the group be synced whole, for want of it.
+func (w *batchWriter) record(estimate, carried int, plan func(*batchWriter) error) error {
+	room := estimate
+	payload := int(w.s.meta.ExtentSize - format.ExtentHeaderSize)
+	if w.carry && carried > 0 && w.carried+carried <= maxCarried &&
+		format.RecordSize(estimate+carried)+continueReserve <= payload/2 {
+		// Beyond half an extent, moving to a new journal extent for
+		// the batches would leave much of the old one unused.
+		room += carried
+	}
+	if err := w.journalRoom(room); err != nil {
 		w.broken = err
 		return err
 	}
@@ -144,8 +161,8 @@ func (w *batchWriter) journalRoom(estimate int) error {
 	if err != nil {
 		return err
 	}
-	w.carry = false // the new extent's header must be synced too
-	if err := s.writeExtent(e, format.ExtentHeader{Kind: format.KindJournal, Generation: gen, Base: int64(s.jpos.lsn + 1)}, true); err != nil {
+	h := format.ExtentHeader{Kind: format.KindJournal, Generation: gen, Base: int64(s.jpos.lsn + 1)}
+	if err := s.writeExtent(e, h, true); err != nil {
 		return err
 	}
 	w.ops, w.lsn = w.ops[:0], s.jpos.lsn
@@ -154,6 +171,13 @@ func (w *batchWriter) journalRoom(estimate int) error {
 	}
 	w.endRecord()
 	s.jpos.extent, s.jpos.generation, s.jpos.pos = e, gen, 0
+	if w.carry {
+		// The new extent's header must be as durable as the records
+		// after it: it goes with them, in the same range of the file.
+		start := len(w.jdata)
+		w.jdata = h.AppendTo(w.jdata)
+		w.jwrites = appendWrite(w.jwrites, format.ExtentOffset(e, s.meta.ExtentSize), start, len(w.jdata))
+	}
 	return nil
 }
 
@@ -251,7 +275,8 @@ func (w *batchWriter) flush() error {
 	}
 	w.journal = nil
 	if w.carry && len(w.jwrites) > 0 {
-		w.journal = &journalWrite{bytes: bytes.Clone(w.jdata), writes: slices.Clone(w.jwrites), lastLSN: w.lastLSN}
+		w.journal = &journalWrite{bytes: bytes.Clone(w.jdata), writes: slices.Clone(w.jwrites), lastLSN: w.lastLSN,
+			headers: bytes.Clone(w.hdata), hwrites: slices.Clone(w.hwrites)}
 	} else {
 		// The journal goes on after the records the syncer is writing.
 		if err := s.awaitJournal(); err != nil {
@@ -315,11 +340,14 @@ func (w *batchWriter) writeData() error {
 func cmpWriteOffset(a, b pendingWrite) int { return cmpInt(a.off, b.off) }
 
 // journalWrite is the journal records of a group that carries its data, for
-// the syncer to write durably.
+// the syncer to write durably, after the headers of the data extents the
+// group allocated.
 type journalWrite struct {
 	bytes   []byte
 	writes  []pendingWrite
 	lastLSN uint64
+	headers []byte
+	hwrites []pendingWrite
 }
 
 // wrote records that every record up to lsn is written.

@@ -33,7 +33,7 @@ func (s *Store) checkpoint() error {
 	// Producers expire here, by a journal record that every process
 	// applies, so that all agree on which producers they remember.
 	if until, ok := s.expiredUntil(); ok {
-		if err := w.record(opSizeLimit, func(w *batchWriter) error { return w.emit(format.ProducerExpire{Until: until}) }); err != nil {
+		if err := w.record(opSizeLimit, 0, func(w *batchWriter) error { return w.emit(format.ProducerExpire{Until: until}) }); err != nil {
 			return err
 		}
 	}
@@ -67,7 +67,7 @@ func (s *Store) checkpoint() error {
 	s.meta = m
 	w = s.newBatchWriter()
 	done := format.Checkpoint{LSN: lsn, JournalExtent: m.JournalExtent, Extents: extents}
-	if err := w.record(opSizeLimit+5*len(extents), func(w *batchWriter) error { return w.emit(done) }); err != nil {
+	if err := w.record(opSizeLimit+5*len(extents), 0, func(w *batchWriter) error { return w.emit(done) }); err != nil {
 		return err
 	}
 	if err := w.flush(); err != nil {
@@ -106,7 +106,7 @@ func (s *Store) adoptCheckpoint() error {
 	}
 	w := s.newBatchWriter()
 	done := format.Checkpoint{LSN: m.CheckpointLSN, JournalExtent: m.JournalExtent, Extents: ckpt.ckpt}
-	if err := w.record(opSizeLimit+5*len(done.Extents), func(w *batchWriter) error { return w.emit(done) }); err != nil {
+	if err := w.record(opSizeLimit+5*len(done.Extents), 0, func(w *batchWriter) error { return w.emit(done) }); err != nil {
 		return err
 	}
 	if err := w.flush(); err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/spooldb/spool/internal/format"
@@ -124,14 +125,16 @@ func (s *Store) CommitAsync(ctx context.Context, txn *Txn, done func([]AppendRes
 // txnRequest checks txn and returns the request that commits it, with the
 // results its plan fills in.
 func (s *Store) txnRequest(txn *Txn) (*request, []AppendResult, error) {
-	estimate := 0
+	estimate, carried := 0, 0
 	for i, a := range txn.Appends {
 		n, idempotent, err := checkBatches(a.Batches, txn.Built)
 		if err != nil {
 			return nil, nil, fmt.Errorf("append %d to %s/%d: %w", i, a.Topic, a.Partition, err)
 		}
-		// Each batch may need its own extent in the worst case.
+		// Each batch may need its own extent in the worst case, and so
+		// start a run of its own, whose AppendData has its own length.
 		estimate += (n+1)*2*opSizeLimit + idempotent*producerOpLimit
+		carried += len(a.Batches) + (n+1)*binary.MaxVarintLen32
 	}
 	n, err := checkOffsets(txn.Offsets)
 	if err != nil {
@@ -139,7 +142,7 @@ func (s *Store) txnRequest(txn *Txn) (*request, []AppendResult, error) {
 	}
 	estimate += n
 	results := make([]AppendResult, len(txn.Appends))
-	r := &request{estimate: estimate, durability: txn.Durability, plan: func(w *batchWriter) error {
+	r := &request{estimate: estimate, carried: carried, durability: txn.Durability, plan: func(w *batchWriter) error {
 		return w.planTxn(txn, results)
 	}}
 	return r, results, nil
@@ -317,13 +320,20 @@ func (w *batchWriter) allocData(p *partition, base int64) error {
 	if err != nil {
 		return err
 	}
-	w.carry = false // the header must be synced too
 	h := format.ExtentHeader{Kind: format.KindData, Generation: gen, Topic: p.topic.id, Partition: p.index, Base: base}
 	w.s.alloced[e] = 0
 	if err := w.s.ensureAllocated(e, allocStep); err != nil {
 		return err
 	}
-	w.write(format.ExtentOffset(e, w.s.meta.ExtentSize), h.AppendTo(nil))
+	off := format.ExtentOffset(e, w.s.meta.ExtentSize)
+	w.write(off, h.AppendTo(nil))
+	if w.carry {
+		// Recovery checks the header of every extent a record
+		// allocates: the syncer makes it durable before the record.
+		start := len(w.hdata)
+		w.hdata = h.AppendTo(w.hdata)
+		w.hwrites = append(w.hwrites, pendingWrite{off: off, start: start, end: len(w.hdata)})
+	}
 	return w.emit(format.ExtentAlloc{Extent: e, Generation: gen, Topic: p.topic.id, Partition: p.index, BaseOffset: base})
 }
 

@@ -17,6 +17,7 @@ import (
 type request struct {
 	plan       func(w *batchWriter) error
 	estimate   int // an upper bound of the encoded size of the operations plan emits
+	carried    int // an upper bound of the batch bytes its record may carry
 	durability Durability
 	// complete receives the outcome, on the syncer goroutine (or the
 	// writer's, for a group with nothing to sync landed at once); it must
@@ -278,7 +279,7 @@ func (s *Store) commitGroup(group []*request) {
 			// everything written before is durable first.
 			w.carry = durable && s.durableBefore()
 			for i, r := range group {
-				if f.errs[i] = w.record(r.estimate, r.plan); f.errs[i] != nil && w.broken != nil {
+				if f.errs[i] = w.record(r.estimate, r.carried, r.plan); f.errs[i] != nil && w.broken != nil {
 					return w.broken
 				}
 			}
@@ -327,9 +328,10 @@ func (s *Store) commitGroup(group []*request) {
 }
 
 // writeJournals writes the journal records of the flights that carry their
-// data, durably: every record before them is durable already (the syncer
-// writes them in order, and a group carries only when the others are
-// durable).
+// data durably, after the headers of the data extents they allocated: every
+// record before them is durable already (the syncer lands groups in order,
+// and a group carries only when what was written before will be durable
+// first, durableBefore).
 func (s *Store) writeJournals(fs []*flight) error {
 	var js []*journalWrite
 	for _, f := range fs {
@@ -359,13 +361,26 @@ func (s *Store) writeJournals(fs []*flight) error {
 	if p := s.failed.Load(); p != nil {
 		return *p
 	}
+	for _, j := range js {
+		if err := s.writeDurably(j.headers, j.hwrites); err != nil {
+			return err
+		}
+	}
+	if err := s.writeDurably(buf, runs); err != nil {
+		return err
+	}
+	s.wrote(last)
+	s.raiseSynced(last)
+	return nil
+}
+
+// writeDurably writes each range of buf with its own durable write.
+func (s *Store) writeDurably(buf []byte, runs []pendingWrite) error {
 	for _, x := range runs {
 		if _, err := s.f.WriteAtSync(buf[x.start:x.end], x.off); err != nil {
 			return s.fail(err)
 		}
 	}
-	s.wrote(last)
-	s.raiseSynced(last)
 	return nil
 }
 
