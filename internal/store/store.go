@@ -87,6 +87,9 @@ type Store struct {
 	// syncer to sync: the syncer syncs the file through it before it
 	// writes the journal records of the groups after. The writer's.
 	syncAhead uint64
+	// writtenBack is unsynced when the writer last asked the flusher to
+	// start a writeback. The writer's.
+	writtenBack int64
 	// journalPending counts the groups whose journal records the syncer
 	// has yet to write; while there are any, the writer keeps the file's
 	// writer lock (lockHeld) across groups, heldGroups of them so far.

@@ -222,6 +222,9 @@ func (f *memFile) Sync() error {
 	return nil
 }
 
+// StartWriteback does nothing: a MemFS file has no device to write to.
+func (f *memFile) StartWriteback() error { return f.check("writeback") }
+
 // CacheID is the node's: a Crash makes new nodes, CrashClean keeps them, as
 // a power loss and a killed process would.
 func (f *memFile) CacheID() [16]byte {

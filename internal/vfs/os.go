@@ -175,6 +175,13 @@ func (f *osFile) WriteAtSync(p []byte, off int64) (int, error) {
 	return len(p), nil
 }
 
+func (f *osFile) StartWriteback() error {
+	if err := f.check("writeback"); err != nil {
+		return err
+	}
+	return f.wrap("writeback", startWriteback(f.f))
+}
+
 // writeThenSync is writeSync where the system cannot sync one range.
 func writeThenSync(f *os.File, p []byte, off int64) error {
 	if _, err := f.WriteAt(p, off); err != nil {

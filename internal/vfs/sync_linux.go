@@ -15,6 +15,15 @@ func syncFile(f *os.File) error {
 	})
 }
 
+// startWriteback starts the writeback of every dirty page of f, without
+// waiting for it (sync_file_range with SYNC_FILE_RANGE_WRITE, offset 0 and
+// length 0: to the end of the file).
+func startWriteback(f *os.File) error {
+	return withFD(f, func(fd int) error {
+		return retryEINTR(func() error { return unix.SyncFileRange(fd, 0, 0, unix.SYNC_FILE_RANGE_WRITE) })
+	})
+}
+
 // rangeSyncUnsupported is set once pwritev2 with RWF_DSYNC has failed as
 // unknown (Linux before 4.7): from then on writeSync writes and syncs all.
 var rangeSyncUnsupported atomic.Bool

@@ -54,6 +54,13 @@ type File interface {
 	// (pwritev2 with RWF_DSYNC); elsewhere it syncs the whole file.
 	WriteAtSync(p []byte, off int64) (int, error)
 
+	// StartWriteback asks the system to start writing the file's dirty
+	// pages to the device, and returns without waiting: it makes nothing
+	// durable, but a later Sync finds less to write. On Linux it is
+	// sync_file_range with SYNC_FILE_RANGE_WRITE; elsewhere it does
+	// nothing.
+	StartWriteback() error
+
 	// CacheID identifies the file's contents as the machine holds them: every
 	// File open on the same file gets the same ID until the machine reboots
 	// or loses power, and another file (a copy, a restored snapshot) gets

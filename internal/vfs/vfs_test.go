@@ -418,6 +418,21 @@ func TestWriteAtSync(t *testing.T) {
 	})
 }
 
+func TestStartWriteback(t *testing.T) {
+	forEachFS(t, func(t *testing.T, fsys FS, path string) {
+		f := open(t, fsys, path)
+		writeAt(t, f, "dirty", 0)
+		must(t, f.StartWriteback())
+		if got := readAt(t, f, 0, 5); string(got) != "dirty" {
+			t.Errorf("read %q after StartWriteback", got)
+		}
+		must(t, f.Close())
+		if err := f.StartWriteback(); !errors.Is(err, fs.ErrClosed) {
+			t.Errorf("StartWriteback after Close: %v, want fs.ErrClosed", err)
+		}
+	})
+}
+
 func TestCacheID(t *testing.T) {
 	forEachFS(t, func(t *testing.T, fsys FS, path string) {
 		f, g := open(t, fsys, path), open(t, fsys, path)
