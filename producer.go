@@ -201,6 +201,9 @@ func (p *Producer) takeOut() bool {
 		p.wakeSender()
 		return false
 	}
+	// Committing already, so that the batches collect closes do not wake
+	// the sender, which would find nothing to do.
+	p.committing = true
 	p.collect()
 	p.committing = len(p.out.batches) > 0
 	return p.committing
