@@ -72,29 +72,14 @@ func BenchmarkAppend(b *testing.B) {
 			}
 			batch := benchBatch(c.records, c.size)
 			b.SetBytes(int64(len(batch)))
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			errs := make(chan error, c.producers)
-			b.ResetTimer()
-			for p := range c.producers {
-				wg.Go(func() {
-					txn := &Txn{Appends: []Append{{Topic: "t", Partition: int32(p % benchPartitions), Batches: batch}},
-						Durability: c.durability}
-					for next.Add(1) <= int64(b.N) {
-						if _, err := s.Commit(ctx, txn); err != nil {
-							errs <- err
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
-			b.StopTimer()
-			close(errs)
-			if err := <-errs; err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(b.N*c.records)/b.Elapsed().Seconds(), "records/s")
+			commitConcurrently(b, c.producers, c.records, func(p int) (func() error, error) {
+				txn := &Txn{Appends: []Append{{Topic: "t", Partition: int32(p % benchPartitions), Batches: batch}},
+					Durability: c.durability}
+				return func() error {
+					_, err := s.Commit(ctx, txn)
+					return err
+				}, nil
+			})
 		})
 	}
 }
@@ -117,43 +102,29 @@ func BenchmarkCommitIdempotent(b *testing.B) {
 				b.Fatal(err)
 			}
 			value := make([]byte, 100)
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			errs := make(chan error, producers)
 			b.ReportAllocs()
-			b.ResetTimer()
-			for p := range producers {
-				wg.Go(func() {
-					id, err := s.InitProducer(ctx)
-					if err != nil {
-						errs <- err
-						return
-					}
-					var bb format.BatchBuilder
-					var batch []byte
-					txn := &Txn{Appends: []Append{{Topic: "t", Partition: int32(p % benchPartitions)}},
-						Durability: DurabilityNone, Built: true}
-					for seq := int32(0); next.Add(1) <= int64(b.N); seq++ {
-						now := time.Now().UnixMilli()
-						bb.Reset(now)
-						bb.SetProducer(id.ID, id.Epoch, seq)
-						bb.Append(now, nil, value)
-						batch = bb.Build(batch[:0])
-						txn.Appends[0].Batches = batch
-						if _, err := s.Commit(ctx, txn); err != nil {
-							errs <- err
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
-			b.StopTimer()
-			close(errs)
-			if err := <-errs; err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			commitConcurrently(b, producers, 1, func(p int) (func() error, error) {
+				id, err := s.InitProducer(ctx)
+				if err != nil {
+					return nil, err
+				}
+				var bb format.BatchBuilder
+				var batch []byte
+				var seq int32
+				txn := &Txn{Appends: []Append{{Topic: "t", Partition: int32(p % benchPartitions)}},
+					Durability: DurabilityNone, Built: true}
+				return func() error {
+					now := time.Now().UnixMilli()
+					bb.Reset(now)
+					bb.SetProducer(id.ID, id.Epoch, seq)
+					seq++
+					bb.Append(now, nil, value)
+					batch = bb.Build(batch[:0])
+					txn.Appends[0].Batches = batch
+					_, err := s.Commit(ctx, txn)
+					return err
+				}, nil
+			})
 		})
 	}
 }
@@ -303,4 +274,36 @@ func writeSynced(path string, b []byte) error {
 		return err
 	}
 	return f.Close()
+}
+
+// commitConcurrently has producers goroutines commit, each with the commit
+// function start gives it, until they made b.N commits between them, and
+// reports records per second (records a commit).
+func commitConcurrently(b *testing.B, producers, records int, start func(producer int) (func() error, error)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, producers)
+	b.ResetTimer()
+	for p := range producers {
+		wg.Go(func() {
+			commit, err := start(p)
+			if err != nil {
+				errs <- err
+				return
+			}
+			for next.Add(1) <= int64(b.N) {
+				if err := commit(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N*records)/b.Elapsed().Seconds(), "records/s")
 }

@@ -152,8 +152,8 @@ func TestCarriedDataNotWrittenOverReuse(t *testing.T) {
 // at any point both are whole.
 func TestCarryBehindASync(t *testing.T) {
 	mem := vfs.NewMem()
-	gate := &syncGate{FS: mem, entered: make(chan struct{}), release: make(chan struct{})}
-	opts := journalOpts(gate)
+	gate := &syncGate{entered: make(chan struct{}), release: make(chan struct{})}
+	opts := journalOpts(wrappedFS{mem, gate.file})
 	opts.Durability = DurabilitySync
 	s := openWithTopics(t, opts, 1, "t", "u")
 	now := time.Now().UnixMilli()
@@ -214,22 +214,29 @@ func TestCarryBehindASync(t *testing.T) {
 	}
 }
 
-// syncGate is a file system whose files' Sync, while hold is set, tells
-// entered (once) and waits for release.
-type syncGate struct {
+// wrappedFS is a file system whose files are the wrap of another's.
+type wrappedFS struct {
 	vfs.FS
+	wrap func(vfs.File) vfs.File
+}
+
+func (w wrappedFS) Open(path string, create bool) (vfs.File, error) {
+	f, err := w.FS.Open(path, create)
+	if err != nil {
+		return nil, err
+	}
+	return w.wrap(f), nil
+}
+
+// syncGate makes files whose Sync, while hold is set, tells entered (once)
+// and waits for release.
+type syncGate struct {
 	hold             atomic.Bool
 	once             sync.Once
 	entered, release chan struct{}
 }
 
-func (g *syncGate) Open(path string, create bool) (vfs.File, error) {
-	f, err := g.FS.Open(path, create)
-	if err != nil {
-		return nil, err
-	}
-	return gatedFile{f, g}, nil
-}
+func (g *syncGate) file(f vfs.File) vfs.File { return gatedFile{f, g} }
 
 type gatedFile struct {
 	vfs.File

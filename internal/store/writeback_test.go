@@ -12,8 +12,8 @@ import (
 // TestWriteback: the flusher starts the writeback of what asynchronous
 // commits wrote, about once a writebackStep, without waiting for a sync.
 func TestWriteback(t *testing.T) {
-	counted := &writebackCounter{FS: vfs.NewMem()}
-	opts := journalOpts(counted)
+	counted := &writebackCounter{}
+	opts := journalOpts(wrappedFS{vfs.NewMem(), counted.file})
 	opts.Durability = DurabilityNone
 	opts.SyncInterval = time.Hour
 	s := openWithTopics(t, opts, 1, "t")
@@ -30,19 +30,12 @@ func TestWriteback(t *testing.T) {
 	}
 }
 
-// writebackCounter is a file system whose files count StartWriteback calls.
+// writebackCounter makes files that count their StartWriteback calls.
 type writebackCounter struct {
-	vfs.FS
 	n atomic.Int32
 }
 
-func (c *writebackCounter) Open(path string, create bool) (vfs.File, error) {
-	f, err := c.FS.Open(path, create)
-	if err != nil {
-		return nil, err
-	}
-	return countedFile{f, c}, nil
-}
+func (c *writebackCounter) file(f vfs.File) vfs.File { return countedFile{f, c} }
 
 type countedFile struct {
 	vfs.File
