@@ -60,12 +60,11 @@ func (s *Store) follow(limit uint64) error {
 			return err
 		}
 		s.mu.Lock()
-		err = applyRecord(s.st, rec)
+		err = applyRecord(s.st, rec, func(op format.Op) { pubs, checkpointed = opPubs(op, pubs, checkpointed) })
 		s.mu.Unlock()
 		if err != nil {
 			return fmt.Errorf("%w: journal record %d written by another process: %v", ErrCorrupt, rec.LSN, err)
 		}
-		pubs, checkpointed = recordPubs(rec.Ops, pubs, checkpointed)
 		s.jpos = r.at
 		s.ckptLen += int64(format.RecordSize(len(rec.Ops)))
 	}
@@ -85,26 +84,20 @@ func (s *Store) follow(limit uint64) error {
 	return nil
 }
 
-// recordPubs adds what publishing a record makes visible, and whether it
-// records a checkpoint.
-func recordPubs(ops []byte, pubs []pub, checkpointed bool) ([]pub, bool) {
-	or := format.NewOpReader(ops)
-	for {
-		op, err := or.Next()
-		if op == nil || err != nil {
-			return pubs, checkpointed
-		}
-		switch o := op.(type) {
-		case format.Append:
-			pubs = append(pubs, appendPub(o))
-		case format.AppendData:
-			pubs = append(pubs, appendPub(o.Append))
-		case format.LogStart:
-			pubs = append(pubs, pub{key: partitionKey{o.Topic, o.Partition}, extent: format.NoExtent})
-		case format.Checkpoint:
-			checkpointed = true
-		}
+// opPubs adds what publishing op makes visible, and whether it records a
+// checkpoint.
+func opPubs(op format.Op, pubs []pub, checkpointed bool) ([]pub, bool) {
+	switch o := op.(type) {
+	case format.Append:
+		pubs = append(pubs, appendPub(o))
+	case format.AppendData:
+		pubs = append(pubs, appendPub(o.Append))
+	case format.LogStart:
+		pubs = append(pubs, pub{key: partitionKey{o.Topic, o.Partition}, extent: format.NoExtent})
+	case format.Checkpoint:
+		checkpointed = true
 	}
+	return pubs, checkpointed
 }
 
 // appendPub is what publishing an Append makes visible.

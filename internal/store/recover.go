@@ -139,10 +139,9 @@ func (s *Store) rebuild(limit uint64, check bool) (*loaded, error) {
 		}
 	}
 	for _, x := range recs[:keep] {
-		if err := applyRecord(st, x.r); err != nil {
+		if err := applyRecord(st, x.r, func(op format.Op) { l.redos = appendRedo(l.redos, st, op) }); err != nil {
 			return nil, fmt.Errorf("%w: journal record %d: %v", ErrCorrupt, x.r.LSN, err)
 		}
-		l.redos = appendRedos(l.redos, st, x.r.Ops)
 		l.next = x.end
 		if x.r.LSN > m.CheckpointLSN+1 {
 			// The first record after a checkpoint announces it; a file
@@ -252,8 +251,9 @@ func (s *Store) checkEnd(stop chainPos, why error, durable knownDurable) (knownD
 		ErrCorrupt, stop.lsn, stop.extent, stop.pos, s.payloadOffset(stop.extent, stop.pos), why, durable.source())
 }
 
-// applyRecord applies every operation of a journal record.
-func applyRecord(st *state, r format.Record) error {
+// applyRecord applies every operation of a journal record, and hands each to
+// visit once it is applied: the operations are decoded once.
+func applyRecord(st *state, r format.Record, visit func(format.Op)) error {
 	or := format.NewOpReader(r.Ops)
 	for {
 		op, err := or.Next()
@@ -266,6 +266,7 @@ func applyRecord(st *state, r format.Record) error {
 		if err := st.apply(op, r.LSN); err != nil {
 			return err
 		}
+		visit(op)
 	}
 	st.lsn = r.LSN
 	return nil

@@ -17,17 +17,12 @@ type redo struct {
 	data       []byte
 }
 
-// appendRedos adds the AppendData of a record just applied to st.
-func appendRedos(redos []redo, st *state, ops []byte) []redo {
-	for or := format.NewOpReader(ops); ; {
-		op, err := or.Next()
-		if op == nil || err != nil {
-			return redos
-		}
-		if o, ok := op.(format.AppendData); ok && int(o.Extent) < len(st.extents) {
-			redos = append(redos, redo{extent: o.Extent, generation: st.extents[o.Extent].generation, start: o.Start, data: o.Data})
-		}
+// appendRedo adds op, just applied to st, if it is an AppendData.
+func appendRedo(redos []redo, st *state, op format.Op) []redo {
+	if o, ok := op.(format.AppendData); ok && int(o.Extent) < len(st.extents) {
+		redos = append(redos, redo{extent: o.Extent, generation: st.extents[o.Extent].generation, start: o.Start, data: o.Data})
 	}
+	return redos
 }
 
 // liveRedos keeps the redos whose extent still holds the same segment in st,
