@@ -199,6 +199,7 @@ func (w *batchWriter) publishRun(run format.Append, data []byte) error {
 		int(s.jpos.pos)+format.RecordSize(w.estimate+w.extra+extra)+continueReserve <= payload {
 		w.carried += len(data)
 		w.extra += extra
+		s.carriedSince.Store(true)
 		return w.emit(format.AppendData{Append: run, Data: data})
 	}
 	w.carry = false

@@ -52,6 +52,7 @@ func (s *Store) checkpoint() error {
 	if err := s.f.Sync(); err != nil {
 		return err
 	}
+	s.carriedSince.Store(false)
 	s.unsynced.Store(0)
 	s.raiseSynced(s.flushed.Load())
 	m := s.meta

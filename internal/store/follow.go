@@ -60,7 +60,12 @@ func (s *Store) follow(limit uint64) error {
 			return err
 		}
 		s.mu.Lock()
-		err = applyRecord(s.st, rec, func(op format.Op) { pubs, checkpointed = opPubs(op, pubs, checkpointed) })
+		err = applyRecord(s.st, rec, func(op format.Op) {
+			if _, ok := op.(format.AppendData); ok {
+				s.carriedSince.Store(true)
+			}
+			pubs, checkpointed = opPubs(op, pubs, checkpointed)
+		})
 		s.mu.Unlock()
 		if err != nil {
 			return fmt.Errorf("%w: journal record %d written by another process: %v", ErrCorrupt, rec.LSN, err)

@@ -49,10 +49,10 @@ func journalOpts(fs vfs.FS) Options {
 
 // buildJournalFile commits n records to t/0, one commit each with an offset
 // commit of 200 bytes of metadata (so the journal spans several 64 KiB
-// extents); the last unsynced of them with DurabilityNone. With closed, the
-// file is closed (synced, no checkpoint: the journal is short); else it is
-// taken as a killed process leaves it.
-func buildJournalFile(t testing.TB, n, unsynced int, closed bool) *journalFile {
+// extents); the last unsynced of them with DurabilityNone. The file is
+// taken as a killed process leaves it: a closed one would have checkpointed
+// the journal away, since synchronous commits carry their batches in it.
+func buildJournalFile(t testing.TB, n, unsynced int) *journalFile {
 	t.Helper()
 	fs := vfs.NewMem()
 	s, err := Open("f", journalOpts(fs))
@@ -77,15 +77,8 @@ func buildJournalFile(t testing.TB, n, unsynced int, closed bool) *journalFile {
 			jf.first = res[0].BaseOffset
 		}
 	}
-	if closed {
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-		jf.b = crashFileBytes(t, fs, "f")
-	} else {
-		jf.b = crashFileBytes(t, fs.CrashClean(), "f")
-		s.Close()
-	}
+	jf.b = crashFileBytes(t, fs.CrashClean(), "f")
+	s.Close()
 	if jf.recs = journalRecords(t, jf.b); len(jf.recs) < n {
 		t.Fatalf("%d journal records for %d commits", len(jf.recs), n)
 	}
@@ -205,14 +198,14 @@ func wantOpens(t *testing.T, jf *journalFile, b []byte, keep int) {
 	}
 }
 
-// TestJournalDamage damages one journal record of a closed file at a time:
+// TestJournalDamage damages one journal record of a file at a time:
 // its body, its length, its checksum, all of it; the first record, one in
 // the middle, the last, a Continue, and the header of the extent a Continue
 // names. Each was synced, so each open fails with ErrCorrupt naming the
 // record, whether the shared page (which says what was synced) survived or
 // not, and the record's position.
 func TestJournalDamage(t *testing.T) {
-	jf := buildJournalFile(t, 400, 0, true)
+	jf := buildJournalFile(t, 400, 0)
 	cont := jf.continued(t)
 	middle := len(jf.recs) / 2
 	if jf.recs[middle].cont {
@@ -296,7 +289,7 @@ func TestJournalDamage(t *testing.T) {
 // synced record before them is damage.
 func TestJournalDamageUnsynced(t *testing.T) {
 	const unsynced = 5
-	jf := buildJournalFile(t, 200, unsynced, false)
+	jf := buildJournalFile(t, 200, unsynced)
 	last := jf.last()
 	firstUnsynced := last - unsynced + 1
 	for _, hint := range []bool{true, false} {
@@ -326,7 +319,7 @@ func TestJournalDamageUnsynced(t *testing.T) {
 // without an error, and keeps every synced commit.
 func TestJournalTornTail(t *testing.T) {
 	const unsynced = 6
-	jf := buildJournalFile(t, 120, unsynced, false)
+	jf := buildJournalFile(t, 120, unsynced)
 	first := jf.last() - unsynced + 1
 	for _, hint := range []bool{true, false} {
 		r := jf.recs[first]
@@ -417,7 +410,7 @@ func TestCheckJournalDamage(t *testing.T) {
 // with everything; records that do, or that continue the chain after a
 // damaged record, are.
 func TestLookPastClaims(t *testing.T) {
-	jf := buildJournalFile(t, 60, 0, true)
+	jf := buildJournalFile(t, 60, 0)
 	last := jf.recs[len(jf.recs)-1]
 	end := last.off + int64(last.size)
 	next := journalRec{lsn: last.lsn + 1, extent: last.extent, pos: last.pos + uint32(last.size)}
@@ -459,7 +452,7 @@ func TestLookPastClaims(t *testing.T) {
 // unsynced one is cut, as a commit that did not reach the disk whole.
 func TestJournalDamageLastData(t *testing.T) {
 	for _, unsynced := range []int{0, 1} {
-		jf := buildJournalFile(t, 50, unsynced, unsynced == 0)
+		jf := buildJournalFile(t, 50, unsynced)
 		r := jf.recs[jf.last()]
 		// The last record's Append, read from an undamaged open.
 		s, err := openDamaged(t, jf.b, true)

@@ -19,6 +19,7 @@ type loaded struct {
 	stop    chainPos // where the journal's chain stopped, if stopErr is set
 	stopErr error
 	redos   []redo // the data the records carry, for recover to write back
+	carried bool   // the records carry data (whether written back or not)
 }
 
 // rebuild reads the checkpoint the meta page names and replays the journal
@@ -60,6 +61,7 @@ func (s *Store) rebuild(limit uint64, check bool) (*loaded, error) {
 	l.next, l.stop, l.stopErr = j.start, j.stop, j.stopErr
 	keep := len(recs)
 	durable := j.durable
+	intact := s.intactHint()
 	if check {
 		// A record that does not decode at or before a record known
 		// durable is damage, not the unfinished end of the journal.
@@ -99,7 +101,6 @@ func (s *Store) rebuild(limit uint64, check bool) (*loaded, error) {
 			err         error
 		}
 		var fails []failure
-		intact := s.intactHint()
 		for i, x := range recs {
 			if x.r.LSN <= l.synced {
 				continue // durable, by the word of a record that follows
@@ -138,8 +139,20 @@ func (s *Store) rebuild(limit uint64, check bool) (*loaded, error) {
 			l.cut = true
 		}
 	}
+	// Carried batches are written back only where the extents may lack
+	// them: the page cache holds whole what the records up to intact point
+	// at, so a difference there is damage, for Check to report, not a lost
+	// write.
 	for _, x := range recs[:keep] {
-		if err := applyRecord(st, x.r, func(op format.Op) { l.redos = appendRedo(l.redos, st, op) }); err != nil {
+		redo := x.r.LSN > intact
+		if err := applyRecord(st, x.r, func(op format.Op) {
+			if o, ok := op.(format.AppendData); ok {
+				l.carried = true
+				if redo {
+					l.redos = appendRedo(l.redos, st, o)
+				}
+			}
+		}); err != nil {
 			return nil, fmt.Errorf("%w: journal record %d: %v", ErrCorrupt, x.r.LSN, err)
 		}
 		l.next = x.end
@@ -508,6 +521,7 @@ func (s *Store) install(l *loaded) {
 	s.mu.Unlock()
 	s.jpos = l.next
 	s.ckptLen = l.journal
+	s.carriedSince.Store(l.carried)
 	s.synced.Store(max(s.synced.Load(), l.synced))
 	if s.pg.b != nil {
 		s.seen.Store(s.pg.load(wordCounter))

@@ -17,9 +17,9 @@ type redo struct {
 	data       []byte
 }
 
-// appendRedo adds op, just applied to st, if it is an AppendData.
-func appendRedo(redos []redo, st *state, op format.Op) []redo {
-	if o, ok := op.(format.AppendData); ok && int(o.Extent) < len(st.extents) {
+// appendRedo adds o, just applied to st.
+func appendRedo(redos []redo, st *state, o format.AppendData) []redo {
+	if int(o.Extent) < len(st.extents) {
 		redos = append(redos, redo{extent: o.Extent, generation: st.extents[o.Extent].generation, start: o.Start, data: o.Data})
 	}
 	return redos

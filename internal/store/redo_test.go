@@ -267,3 +267,62 @@ func openWithTopics(t *testing.T, opts Options, partitions int, topics ...string
 	}
 	return s
 }
+
+// TestCloseCheckpointsCarriedData: Close checkpoints when the journal holds
+// batches that synchronous commits carried, so that nothing in a closed
+// file waits to be written back: a copy of it, damaged in a carried batch,
+// opens read-only (which could not write one back) and Check reports the
+// damage.
+func TestCloseCheckpointsCarriedData(t *testing.T) {
+	fs := vfs.NewMem()
+	opts := journalOpts(fs)
+	opts.Durability = DurabilitySync
+	s, err := Open("f", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateTopic(ctx, "t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixMilli()
+	for i := range 3 {
+		if _, err := s.Commit(ctx, &Txn{Appends: []Append{{Topic: "t", Batches: valuesBatch(now, []string{fmt.Sprint("value ", i)})}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !s.carriedSince.Load() {
+		t.Fatal("no commit carried its batch")
+	}
+	s.mu.RLock()
+	p, err := s.lookup("t", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := s.payloadOffset(p.segments[0].extent, 40) // past the first batch's CRC
+	s.mu.RUnlock()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := fs.Open("f", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, err := f.Size()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, size)
+	if err := readFull(f, b, 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	b[off] ^= 1
+	r, err := Open("f", Options{FS: crashMemFile(t, "f", b), ReadOnly: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("read-only open of a damaged copy: %v", err)
+	}
+	defer r.Close()
+	if rep, err := r.Check(ctx, nil); err != nil || len(rep.Problems) != 1 {
+		t.Fatalf("check: %v, problems %v; want the damaged batch", err, rep.Problems)
+	}
+}

@@ -87,6 +87,10 @@ type Store struct {
 	// syncer to sync: the syncer syncs the file through it before it
 	// writes the journal records of the groups after. The writer's.
 	syncAhead uint64
+	// carriedSince says the journal since the last checkpoint holds
+	// batches carried by synchronous commits (AppendData): Close
+	// checkpoints then.
+	carriedSince atomic.Bool
 	// writtenBack is unsynced when the writer last asked the flusher to
 	// start a writeback. The writer's.
 	writtenBack int64

@@ -174,8 +174,14 @@ func (s *Store) finish() {
 	if s.failed.Load() == nil {
 		if err := s.withWriterLock(func() error {
 			// Opening replays a short journal in moments: a checkpoint at
-			// every close would cost two syncs and a journal extent.
-			if s.ckptLen >= min(s.checkpointBytes(), closeCheckpointBytes) {
+			// every close would cost two syncs and a journal extent. But
+			// batches carried in the journal since the last checkpoint
+			// may be missing from their extents, whose copies no sync has
+			// covered: an open would have to compare them with the
+			// journal's, and a read-only open refuse the file if one
+			// differs, even a damaged copy's that Check should report.
+			// The checkpoint syncs the whole file first.
+			if s.ckptLen >= min(s.checkpointBytes(), closeCheckpointBytes) || s.carriedSince.Load() {
 				if err := s.checkpoint(); err != nil {
 					return err
 				}
