@@ -75,9 +75,8 @@ func (s *Store) newBatchWriter() *batchWriter {
 // carrying, and the group be synced whole, for want of it.
 func (w *batchWriter) record(estimate, carried int, plan func(*batchWriter) error) error {
 	room := estimate
-	payload := int(w.s.meta.ExtentSize - format.ExtentHeaderSize)
 	if w.carry && carried > 0 && w.carried+carried <= maxCarried &&
-		format.RecordSize(estimate+carried)+continueReserve <= payload/2 {
+		format.RecordSize(estimate+carried)+continueReserve <= w.s.journalPayload()/2 {
 		// Beyond half an extent, moving to a new journal extent for
 		// the batches would leave much of the old one unused.
 		room += carried
@@ -149,12 +148,21 @@ func (w *batchWriter) endRecord() {
 	w.extra = 0
 }
 
+// journalPayload is the bytes of records a journal extent holds.
+func (s *Store) journalPayload() int { return int(s.meta.ExtentSize - format.ExtentHeaderSize) }
+
+// journalFits reports whether a record of ops bytes of operations fits in
+// the current journal extent, with room left for the record that continues
+// the chain.
+func (s *Store) journalFits(ops int) bool {
+	return int(s.jpos.pos)+format.RecordSize(ops)+continueReserve <= s.journalPayload()
+}
+
 // journalRoom makes sure a record of estimate bytes of operations fits in the
 // current journal extent, continuing the chain in a new extent if not.
 func (w *batchWriter) journalRoom(estimate int) error {
 	s := w.s
-	payload := int(s.meta.ExtentSize - format.ExtentHeaderSize)
-	if int(s.jpos.pos)+format.RecordSize(estimate)+continueReserve <= payload {
+	if s.journalFits(estimate) {
 		return nil
 	}
 	e, gen, err := w.takeExtent()
@@ -194,9 +202,7 @@ func (w *batchWriter) publishRun(run format.Append, data []byte) error {
 	// The record's estimate counted an Append; carrying adds the bytes and
 	// a longer length.
 	extra := len(data) + binary.MaxVarintLen32
-	payload := int(s.meta.ExtentSize - format.ExtentHeaderSize)
-	if w.carry && w.carried+len(data) <= maxCarried &&
-		int(s.jpos.pos)+format.RecordSize(w.estimate+w.extra+extra)+continueReserve <= payload {
+	if w.carry && w.carried+len(data) <= maxCarried && s.journalFits(w.estimate+w.extra+extra) {
 		w.carried += len(data)
 		w.extra += extra
 		s.carriedSince.Store(true)

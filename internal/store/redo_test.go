@@ -303,19 +303,7 @@ func TestCloseCheckpointsCarriedData(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	f, err := fs.Open("f", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	size, err := f.Size()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, size)
-	if err := readFull(f, b, 0); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	b := crashFileBytes(t, fs, "f")
 	b[off] ^= 1
 	r, err := Open("f", Options{FS: crashMemFile(t, "f", b), ReadOnly: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

@@ -109,16 +109,13 @@ func (s *Store) writeLoop() {
 		case r := <-s.reqs:
 			s.commitGroup(s.gather(r))
 			if s.flushDue() {
-				requestFlush(flushes, true)
+				offer(flushes, true)
 			} else if s.writebackDue() {
-				select {
-				case writebacks <- struct{}{}:
-				default:
-				}
+				offer(writebacks, struct{}{})
 			}
 		case <-syncTick.C:
 			if s.synced.Load() < s.flushed.Load() {
-				requestFlush(flushes, false)
+				offer(flushes, false)
 			}
 		case <-retention.C:
 			if r := s.retentionRequest(); r != nil {
@@ -483,11 +480,12 @@ func (s *Store) writebackDue() bool {
 	return true
 }
 
-// requestFlush asks the flusher for a sync of the whole file (all) or of
-// the records not yet durable, unless one is asked already.
-func requestFlush(flushes chan<- bool, all bool) {
+// offer sends v on ch unless ch is full: the flusher's requests wait one
+// at a time, and one pending does for the next (a sync of the whole file
+// (true) or of the records not yet durable (false), a writeback).
+func offer[T any](ch chan<- T, v T) {
 	select {
-	case flushes <- all:
+	case ch <- v:
 	default:
 	}
 }
